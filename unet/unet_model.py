@@ -1,0 +1,52 @@
+"""Full assembly of the parts to form the complete U-Net."""
+import torch
+import torch.nn as nn
+
+from .unet_parts import DoubleConv, Down, OutConv, Up
+
+
+class UNet(nn.Module):
+    """U-Net (Ronneberger et al. 2015) with padded convolutions: output has the input's height and width.
+
+    With the default base_channels=64 the parameter names and shapes match milesial/Pytorch-UNet.
+    """
+
+    def __init__(self, n_channels: int, n_classes: int, bilinear: bool = False, base_channels: int = 64):
+        super().__init__()
+        self.n_channels = n_channels
+        self.n_classes = n_classes
+        self.bilinear = bilinear
+        self.base_channels = base_channels
+        c = base_channels
+        factor = 2 if bilinear else 1
+        self.inc = DoubleConv(n_channels, c)
+        self.down1 = Down(c, c * 2)
+        self.down2 = Down(c * 2, c * 4)
+        self.down3 = Down(c * 4, c * 8)
+        self.down4 = Down(c * 8, c * 16 // factor)
+        self.up1 = Up(c * 16, c * 8 // factor, bilinear)
+        self.up2 = Up(c * 8, c * 4 // factor, bilinear)
+        self.up3 = Up(c * 4, c * 2 // factor, bilinear)
+        self.up4 = Up(c * 2, c, bilinear)
+        self.outc = OutConv(c, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1 = self.inc(x)
+        x2 = self.down1(x1)
+        x3 = self.down2(x2)
+        x4 = self.down3(x3)
+        x5 = self.down4(x4)
+        x = self.up1(x5, x4)
+        x = self.up2(x, x3)
+        x = self.up3(x, x2)
+        x = self.up4(x, x1)
+        return self.outc(x)
+
+    def config(self) -> dict:
+        """The constructor arguments, saved in checkpoints so the model can be rebuilt exactly."""
+        return {
+            "n_channels": self.n_channels,
+            "n_classes": self.n_classes,
+            "bilinear": self.bilinear,
+            "base_channels": self.base_channels,
+        }

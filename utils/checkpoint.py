@@ -1,0 +1,39 @@
+"""Checkpoints: written atomically, read with weights_only=True so a checkpoint can never run code."""
+import os
+import pickle
+from pathlib import Path
+
+import torch
+
+from .errors import UserError
+
+
+def save_checkpoint(checkpoint: dict, path: str | Path) -> None:
+    """Write to a temporary file then rename, so a crash never leaves a half-written checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint, tmp_path)
+    os.replace(tmp_path, path)
+
+
+def load_checkpoint(path: str | Path, flag: str = "--model") -> dict:
+    """Load a checkpoint dict on the CPU; any problem is a one-line UserError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{flag} {path}: file not found; give the path of a .pth checkpoint (see checkpoints/)")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise UserError(
+            f"{flag} {path}: refused to load, it holds Python objects other than tensors ({first_line}); "
+            "only checkpoints of plain tensors and numbers are loaded, re-save it as a state_dict"
+        ) from None
+    except Exception as error:  # torch raises many kinds for a file that is not a checkpoint
+        raise UserError(
+            f"{flag} {path}: not a PyTorch checkpoint ({type(error).__name__}); give a .pth file saved by train.py"
+        ) from None
+    if not isinstance(checkpoint, dict):
+        raise UserError(f"{flag} {path}: holds a {type(checkpoint).__name__}, not a checkpoint dict or state_dict")
+    return checkpoint

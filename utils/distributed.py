@@ -1,0 +1,39 @@
+"""DistributedDataParallel set-up for `torchrun --nproc_per_node=N script.py ...`."""
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
+    """Join the process group when started by torchrun; returns (rank, world_size, device).
+
+    Without torchrun this is a single process: rank 0 of 1, device unchanged.
+    """
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        return 0, 1, device
+    rank = int(os.environ["RANK"])
+    world_size = int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+        backend = "nccl"
+    else:
+        backend = "gloo"
+    dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
+    return rank, world_size, device
+
+
+def cleanup_distributed() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_reduce_mean(value: float, device: torch.device) -> float:
+    """Average a number over all processes (the number itself when not distributed)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    return tensor.item() / dist.get_world_size()
