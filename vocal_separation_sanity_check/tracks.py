@@ -1,0 +1,168 @@
+"""Find and load multitrack songs: the MUSDB18-HQ folder layout and the simpler pair layout.
+
+MUSDB18-HQ layout (the real dataset, and what make_demo_songs.py writes):
+
+    ROOT/train/<track>/mixture.wav, vocals.wav, drums.wav, bass.wav, other.wav
+    ROOT/test/<track>/...
+
+Any subset of the four stems may be present; .flac works as well as .wav.
+
+Pair layout (one isolated vocal per song, e.g. from a karaoke or stem release):
+
+    FOLDER/NAME-full.wav   the mixture
+    FOLDER/NAME-stem.wav   the isolated vocal; the accompaniment is full - stem
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from audio import STFTSettings, load_audio
+from utils.errors import UserError
+
+STEM_NAMES = ("vocals", "drums", "bass", "other")
+TARGET_NAMES = STEM_NAMES + ("accompaniment",)
+TRACK_EXTENSIONS = (".wav", ".flac")
+MIN_TRACK_SECONDS = 1.0  # SDR is scored on 1 s frames: shorter songs give no frame to score
+LAYOUT_HELP = (
+    "expected ROOT/<split>/<track>/mixture.wav (+ vocals.wav, drums.wav, bass.wav, other.wav) "
+    "or NAME-full.wav + NAME-stem.wav pairs"
+)
+
+
+@dataclass
+class Track:
+    name: str
+    mixture_path: Path
+    stem_paths: dict[str, Path]
+
+
+def _find_file(folder: Path, stem: str) -> Path | None:
+    """folder/stem.wav or folder/stem.flac, whichever exists."""
+    for extension in TRACK_EXTENSIONS:
+        path = folder / f"{stem}{extension}"
+        if path.is_file():
+            return path
+    return None
+
+
+def read_track_folder(folder: str | Path) -> Track:
+    """One MUSDB-layout track folder -> Track; a folder without a mixture file is a UserError."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such track folder; check the path")
+    mixture_path = _find_file(folder, "mixture")
+    if mixture_path is None:
+        raise UserError(f"{folder}: no mixture.wav (or .flac) in this track folder; add it or remove the folder")
+    stem_paths = {name: path for name in STEM_NAMES if (path := _find_file(folder, name)) is not None}
+    return Track(folder.name, mixture_path, stem_paths)
+
+
+def _is_track_folder(folder: Path) -> bool:
+    """A folder holding a mixture or any stem file is meant to be a track."""
+    return any(_find_file(folder, name) is not None for name in ("mixture",) + STEM_NAMES)
+
+
+def _find_pairs(folder: Path) -> list[Track]:
+    """NAME-full.wav + NAME-stem.wav pairs in one folder; a -full file without its -stem is a UserError."""
+    tracks = []
+    for full_path in sorted(folder.iterdir()):
+        if full_path.suffix.lower() not in TRACK_EXTENSIONS or not full_path.stem.endswith("-full"):
+            continue
+        name = full_path.stem[: -len("-full")]
+        stem_path = _find_file(folder, f"{name}-stem")
+        if stem_path is None:
+            raise UserError(f"{full_path}: no matching {name}-stem.wav next to it; add the isolated vocal or remove the file")
+        tracks.append(Track(name, full_path, {"vocals": stem_path}))
+    return tracks
+
+
+def find_tracks(root: str | Path, split: str | None = None) -> list[Track]:
+    """All tracks under ROOT/<split> (or ROOT itself when split is None), sorted by name."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"--root {root}: no such folder; {LAYOUT_HELP}")
+    folder = root / split if split else root
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such folder (split {split!r}); {LAYOUT_HELP}")
+    tracks = [read_track_folder(sub) for sub in sorted(folder.iterdir()) if sub.is_dir() and _is_track_folder(sub)]
+    tracks += _find_pairs(folder)
+    if not tracks:
+        hint = ""
+        if split is None and any((root / name).is_dir() for name in ("train", "test")):
+            hint = " (this folder has train/ or test/: give the split, e.g. --split test)"
+        raise UserError(f"{folder}: no tracks found{hint}; {LAYOUT_HELP}")
+    return sorted(tracks, key=lambda track: track.name)
+
+
+def native_rate(path: Path) -> int | None:
+    """The file's own sample rate, or None when soundfile cannot tell (load_audio then reports the file)."""
+    try:
+        return sf.info(str(path)).samplerate
+    except Exception:
+        return None
+
+
+def load_matching(paths: list[Path], settings: STFTSettings, same_length: bool = True) -> list[np.ndarray]:
+    """Load files that belong together (a mixture and its stems): same rate, channels and (by default)
+    length, or a UserError naming both files. Nothing is trimmed or padded to make them fit: a mismatch
+    means the files were exported differently.
+    """
+    rates = {path: native_rate(path) for path in paths}
+    first = paths[0]
+    for path in paths[1:]:
+        if rates[first] and rates[path] and rates[first] != rates[path]:
+            raise UserError(
+                f"{first} is {rates[first]} Hz but {path} is {rates[path]} Hz; export all stems of a song at one rate"
+            )
+    signals = [load_audio(path, settings.sample_rate, min_seconds=MIN_TRACK_SECONDS) for path in paths]
+    for path, signal in zip(paths[1:], signals[1:]):
+        if signal.shape[0] != signals[0].shape[0]:
+            raise UserError(
+                f"{first} has {signals[0].shape[0]} channel(s) but {path} has {signal.shape[0]}; "
+                "export all stems of a song with the same channels"
+            )
+        if same_length and signal.shape[1] != signals[0].shape[1]:
+            raise UserError(
+                f"{first} has {signals[0].shape[1]} samples but {path} has {signal.shape[1]} "
+                f"(at {settings.sample_rate} Hz); export all stems of a song with the same length"
+            )
+    return signals
+
+
+def load_track(track: Track, targets: list[str], settings: STFTSettings) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Mixture (C, S) and {target: (C, S)} for the requested targets, at settings.sample_rate.
+
+    'accompaniment' is the sum of the drums, bass and other stems when all three exist,
+    otherwise mixture - vocals (the pair layout, or a MUSDB folder with only a vocal stem).
+    """
+    for target in targets:
+        if target not in TARGET_NAMES:
+            raise UserError(f"--targets {target}: unknown target; choose from {', '.join(TARGET_NAMES)}")
+    accompaniment_stems = [name for name in STEM_NAMES if name != "vocals"]
+    needed = {target: f"the {target} target" for target in targets if target != "accompaniment"}
+    if "accompaniment" in targets:
+        if all(name in track.stem_paths for name in accompaniment_stems):
+            needed.update({name: "the accompaniment (drums + bass + other)" for name in accompaniment_stems})
+        else:
+            needed.setdefault("vocals", "the accompaniment (mixture - vocals)")
+    for name, reason in needed.items():
+        if name not in track.stem_paths:
+            expected = track.mixture_path.parent / f"{name}.wav"
+            raise UserError(
+                f"track {track.name!r}: no {name} stem ({expected}), needed for {reason}; "
+                f"add the file or change --targets"
+            )
+    stem_names = [name for name in STEM_NAMES if name in needed]
+    mixture, *stems = load_matching([track.mixture_path] + [track.stem_paths[name] for name in stem_names], settings)
+    loaded = dict(zip(stem_names, stems))
+    sources = {}
+    for target in targets:
+        if target != "accompaniment":
+            sources[target] = loaded[target]
+        elif all(name in loaded for name in accompaniment_stems):
+            sources[target] = sum(loaded[name] for name in accompaniment_stems)
+        else:
+            sources[target] = mixture - loaded["vocals"]
+    return mixture, sources
