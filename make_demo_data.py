@@ -86,7 +86,7 @@ def window(x, y, centre_x, centre_y, radius):
 
 def smooth_noise(rng, size, cells):
     """Blotchy noise in about [-1, 1]: a cells x cells random grid upsampled smoothly."""
-    grid = Image.fromarray(rng.standard_normal((cells, cells)).astype(np.float32), mode="F")
+    grid = Image.fromarray(rng.standard_normal((cells, cells)).astype(np.float32))
     return np.asarray(grid.resize((size, size), Image.BICUBIC), dtype=np.float32)
 
 
@@ -325,8 +325,8 @@ def generate(out_dir: Path, count: int, seed: int, size: int, prefix: str) -> li
         # One generator per image: image i is the same whatever --count is.
         rng = np.random.default_rng([seed, index])
         image, mask = make_example(rng, size)
-        Image.fromarray(image, mode="RGB").save(images_dir / f"{prefix}_{index}.png")
-        Image.fromarray(mask, mode="L").save(masks_dir / f"{prefix}_{index}_mask.png")
+        Image.fromarray(image).save(images_dir / f"{prefix}_{index}.png")
+        Image.fromarray(mask).save(masks_dir / f"{prefix}_{index}_mask.png")
         fractions.append(float((mask > 0).mean()))
     return fractions
 
