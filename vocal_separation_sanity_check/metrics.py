@@ -5,6 +5,7 @@
 - bsseval_v4(): museval's BSSEval v4 (SDR/SIR/SAR/ISR, median over 1 s frames), only when museval is
   installed: it is optional because it imports only where ffmpeg is installed.
 """
+import functools
 import logging
 
 import numpy as np
@@ -41,16 +42,24 @@ def framewise_sdr(reference: np.ndarray, estimate: np.ndarray, sample_rate: int,
     return float(np.median(scores)) if scores else float("nan")
 
 
+@functools.cache  # import (and report a missing museval) once, not once per song
+def _import_museval():
+    try:
+        import museval
+    except Exception as error:  # ImportError, or musdb failing to find ffmpeg at import time
+        logging.info(f"museval not available ({type(error).__name__}): BSSEval v4 skipped, NumPy SDR only")
+        return None
+    return museval
+
+
 def bsseval_v4(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray], sample_rate: int) -> dict | None:
     """{target: {'SDR', 'SIR', 'SAR', 'ISR'}} medians over 1 s frames with museval, or None without museval.
 
     references and estimates hold (C, S) arrays with the same keys. museval scores all targets together
     (SIR needs the other sources), so pass every target of the song at once.
     """
-    try:
-        import museval
-    except Exception as error:  # ImportError, or musdb failing to find ffmpeg at import time
-        logging.info(f"museval not available ({type(error).__name__}): BSSEval v4 skipped, NumPy SDR only")
+    museval = _import_museval()
+    if museval is None:
         return None
     names = list(references)
     # museval wants (sources, samples, channels)

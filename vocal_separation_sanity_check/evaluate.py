@@ -1,0 +1,233 @@
+"""Score separated stems against the true ones on a MUSDB-layout split, beside two yardsticks.
+
+Rows per track and target:
+  model / estimates  what you are measuring (a train_separator.py checkpoint, or a folder of wavs)
+  oracle IRM         the ideal ratio mask from the true stems: the ceiling of masking at these STFT settings
+  mixture            the unprocessed mixture as the estimate: the floor
+
+Metrics: whole-song SDR (MDX challenge style, NumPy), the median SDR over 1 s frames (NumPy), and
+museval's BSSEval v4 medians (SDR/SIR/SAR/ISR) when museval is installed.
+
+    python3 evaluate.py --root data/demo_songs -m checkpoints/separator/best.pth
+    python3 evaluate.py --root data/demo_songs --estimates output/separated --targets vocals accompaniment
+"""
+import argparse
+import csv
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Callable
+
+import _paths  # noqa: F401
+import numpy as np
+from tqdm import tqdm
+
+from audio import DEFAULT_STFT, STFTSettings, load_audio
+from masking import oracle_separation
+from metrics import bsseval_v4, framewise_sdr, sdr
+from tracks import TRACK_EXTENSIONS, Track, find_tracks, load_track
+from utils.errors import UserError, run_cli
+
+# A source of estimates: (track, mixture (C, S)) -> {target: (C, S)}
+Estimator = Callable[[Track, np.ndarray], dict[str, np.ndarray]]
+
+
+def get_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="SDR of separated stems against the true stems, with oracle and mixture rows")
+    parser.add_argument("--root", "-r", type=Path, required=True, help="Dataset root in MUSDB18-HQ layout")
+    parser.add_argument("--split", "-s", default="test", help="Subfolder of --root to score ('' for ROOT itself)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", "-m", type=Path, help="A train_separator.py checkpoint")
+    source.add_argument("--estimates", "-e", type=Path, help="Folder with <track>/<target>.wav (separate.py output)")
+    parser.add_argument("--targets", "-t", nargs="+", default=None,
+                        help="Targets to score (default: the model's outputs, or vocals accompaniment for --estimates)")
+    parser.add_argument("--out", "-o", type=Path, default=Path("output/evaluation"), help="Folder for results.*")
+    parser.add_argument("--no-oracle", action="store_true", help="Skip the oracle IRM rows (saves time)")
+    parser.add_argument("--device", "-d", default=None, help="cpu, cuda, mps (default: the best available)")
+    return parser.parse_args(argv)
+
+
+def model_estimator(path: Path, device_name: str | None) -> tuple[Estimator, STFTSettings, list[str]]:
+    """Load a separator once; it separates each whole track in memory. Imported here so that
+    --estimates works without torch or a trained model."""
+    from separate import load_separator
+    from utils.device import pick_device
+
+    device = pick_device(device_name)
+    separator = load_separator(path, device)
+    logging.info(f"Model {path} on {device}: {', '.join(separator.output_names)}")
+    return (lambda track, mixture: separator.separate(mixture)), separator.settings, list(separator.output_names)
+
+
+def folder_estimator(folder: Path, targets: list[str], settings: STFTSettings) -> Estimator:
+    """Read FOLDER/<track>/<target>.wav (or .flac) at the evaluation rate."""
+    if not folder.is_dir():
+        raise UserError(f"--estimates {folder}: no such folder; run separate.py -o {folder} first")
+
+    def read(track: Track, mixture: np.ndarray) -> dict[str, np.ndarray]:
+        estimates = {}
+        for target in targets:
+            candidates = [folder / track.name / f"{target}{extension}" for extension in TRACK_EXTENSIONS]
+            path = next((candidate for candidate in candidates if candidate.is_file()), None)
+            if path is None:
+                raise UserError(f"{candidates[0]}: estimate not found; run separate.py on {track.mixture_path} "
+                                f"or leave {target} out of --targets")
+            estimate = load_audio(path, settings.sample_rate)
+            if estimate.shape != mixture.shape:
+                raise UserError(f"{path}: {estimate.shape[0]} ch x {estimate.shape[1]} samples but the mixture "
+                                f"{track.mixture_path} has {mixture.shape[0]} x {mixture.shape[1]}; "
+                                "separate the same mixture again (estimates are never trimmed to fit)")
+            estimates[target] = estimate
+        return estimates
+
+    return read
+
+
+def oracle_estimates(mixture: np.ndarray, references: dict[str, np.ndarray], settings: STFTSettings) -> dict[str, np.ndarray]:
+    """One ideal ratio mask per target against everything else in the mixture, as each target is scored alone."""
+    return {
+        target: oracle_separation(mixture, {target: reference, "rest": mixture - reference}, settings)[target]
+        for target, reference in references.items()
+    }
+
+
+def score(track: str, method: str, references: dict[str, np.ndarray], estimates: dict[str, np.ndarray],
+          rate: int) -> list[dict]:
+    """One result row per target: whole-song SDR, framewise median SDR, and museval's medians when available."""
+    bss = bsseval_v4(references, estimates, rate)
+    rows = []
+    for target, reference in references.items():
+        row = {
+            "track": track, "target": target, "method": method,
+            "SDR": sdr(reference, estimates[target]),
+            "SDR_median": framewise_sdr(reference, estimates[target], rate),
+        }
+        if bss is not None:
+            row.update({f"museval_{metric}": value for metric, value in bss[target].items()})
+        rows.append(row)
+    return rows
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Per method and target: mean of whole-song SDRs, median over tracks of the framewise medians
+    (the MUSDB convention), and the same median for each museval metric."""
+    summary = []
+    for method in dict.fromkeys(row["method"] for row in rows):
+        for target in dict.fromkeys(row["target"] for row in rows):
+            group = [row for row in rows if row["method"] == method and row["target"] == target]
+            entry = {"method": method, "target": target, "tracks": len(group),
+                     "SDR_mean": float(np.mean([row["SDR"] for row in group])),
+                     "SDR_median": float(np.nanmedian([row["SDR_median"] for row in group]))}
+            for key in [key for key in group[0] if key.startswith("museval_")]:
+                entry[key] = float(np.nanmedian([row[key] for row in group]))
+            summary.append(entry)
+    return summary
+
+
+def format_table(rows: list[dict], value_keys: tuple[str, str], title: str) -> str:
+    """Methods as rows, '<target> <metric>' as columns."""
+    targets = list(dict.fromkeys(row["target"] for row in rows))
+    methods = list(dict.fromkeys(row["method"] for row in rows))
+    columns = [(target, key) for target in targets for key in value_keys]
+    lines = [title, f"{'':<12}" + "".join(f"{target + ' ' + key:>26}" for target, key in columns)]
+    for method in methods:
+        values = {(row["target"], key): row[key] for row in rows if row["method"] == method for key in value_keys}
+        lines.append(f"{method:<12}" + "".join(f"{values[column]:>26.2f}" for column in columns))
+    return "\n".join(lines)
+
+
+def json_safe(value):
+    """NaN is not valid JSON: write null instead."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def write_results(out: Path, rows: list[dict], summary: list[dict], meta: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    results = {**meta, "tracks": [{key: json_safe(value) for key, value in row.items()} for row in rows],
+               "summary": [{key: json_safe(value) for key, value in entry.items()} for entry in summary]}
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    with open(out / "results.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot_results(summary: list[dict], path: Path, title: str) -> None:
+    """Grouped bars: one group per target, one bar per method, height = mean whole-song SDR."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    targets = list(dict.fromkeys(entry["target"] for entry in summary))
+    methods = list(dict.fromkeys(entry["method"] for entry in summary))
+    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(2 + 2.2 * len(targets), 4))
+    for index, method in enumerate(methods):
+        heights = [next(e["SDR_mean"] for e in summary if e["method"] == method and e["target"] == t) for t in targets]
+        positions = np.arange(len(targets)) + (index - (len(methods) - 1) / 2) * width
+        bars = ax.bar(positions, heights, width, label=method)
+        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(np.arange(len(targets)), targets)
+    ax.set_ylabel("SDR (dB), mean over tracks")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    args = get_args(argv)
+
+    # 1. Find the tracks
+    tracks = find_tracks(args.root, args.split or None)
+    logging.info(f"{len(tracks)} tracks in {args.root / args.split}")
+
+    # 2. Where the estimates come from, at which STFT settings and for which targets
+    if args.model is not None:
+        estimate, settings, outputs = model_estimator(args.model, args.device)
+        targets = args.targets or outputs
+        unknown = [target for target in targets if target not in outputs]
+        if unknown:
+            raise UserError(f"--targets {' '.join(unknown)}: the model gives only {', '.join(outputs)}; "
+                            "choose among those")
+        method = "model"
+    else:
+        settings, targets, method = DEFAULT_STFT, args.targets or ["vocals", "accompaniment"], "estimates"
+        estimate = folder_estimator(args.estimates, targets, settings)
+
+    # 3. Score every track: the estimates, the oracle mask and the mixture itself
+    rows = []
+    for track in tqdm(tracks, desc="Evaluating", unit="track"):
+        mixture, references = load_track(track, targets, settings)
+        track_rows = score(track.name, method, references, estimate(track, mixture), settings.sample_rate)
+        if not args.no_oracle:
+            oracle = oracle_estimates(mixture, references, settings)
+            track_rows += score(track.name, "oracle IRM", references, oracle, settings.sample_rate)
+        mixture_as_estimate = {target: mixture for target in targets}
+        track_rows += score(track.name, "mixture", references, mixture_as_estimate, settings.sample_rate)
+        tqdm.write(format_table(track_rows, ("SDR", "SDR_median"), f"\n{track.name} (dB)"))
+        rows += track_rows
+
+    # 4. Summary on screen, results on disk
+    summary = summarize(rows)
+    print(format_table(summary, ("SDR_mean", "SDR_median"),
+                       f"\nSummary over {len(tracks)} tracks: mean whole-song SDR, median of 1 s-frame medians (dB)"))
+    if any("museval_SDR" in entry for entry in summary):
+        print(format_table(summary, ("museval_SDR",), "\nmuseval BSSEval v4 SDR, median over frames then tracks (dB)"))
+    meta = {"root": str(args.root), "split": args.split, "source": str(args.model or args.estimates),
+            "stft": settings.to_dict(), "targets": targets}
+    write_results(args.out, rows, summary, meta)
+    plot_results(summary, args.out / "results.png", f"{len(tracks)} tracks of {args.root.name}/{args.split}")
+    logging.info(f"Wrote results.json, results.csv and results.png to {args.out}")
+    return summary
+
+
+if __name__ == "__main__":
+    run_cli(main)
