@@ -232,12 +232,12 @@ def place_car(rng, car, x, y, size):
     Returns the mask, or None when this car cannot reach the target (caller draws another)."""
     target = rng.uniform(0.17, 0.33)
     car.length = size * 0.6
+    margin = 2
     coarse_x, coarse_y = x[::4, ::4], y[::4, ::4]  # every 4th pixel is enough to measure the area
     for _ in range(3):  # area grows with length squared; three corrections land on the target
         fraction = (car.distance(coarse_x, coarse_y) < 0).mean()
-        car.length = min(car.length * np.sqrt(target / fraction), size * 0.97)
+        car.length = min(car.length * np.sqrt(target / fraction), size * 0.97, size - 2 * margin - 1)
     height = (car.clearance + car.body_height + car.cabin_height) * car.length
-    margin = 2
     car.centre_x = rng.uniform(car.length / 2 + margin, size - car.length / 2 - margin)
     car.ground_y = rng.uniform(height + margin, size - margin)
     mask = car.distance(x, y) < 0
