@@ -68,6 +68,7 @@ def write_text(path):
     ],
     ids=["missing", "unreadable", "empty", "nan", "inf", "too-short"],
 )
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")  # librosa's fallback decoder warns
 def test_load_audio_rejects_bad_files_naming_them(tmp_path, make_file, message):
     path = make_file(tmp_path)
     with pytest.raises(UserError) as error:

@@ -60,19 +60,28 @@ def model_estimator(path: Path, device_name: str | None) -> tuple[Estimator, STF
     return (lambda track, mixture: separator.separate(mixture)), separator.settings, list(separator.output_names)
 
 
-def folder_estimator(folder: Path, targets: list[str], settings: STFTSettings) -> Estimator:
-    """Read FOLDER/<track>/<target>.wav (or .flac) at the evaluation rate."""
+def estimate_path(folder: Path, track: Track, target: str) -> Path:
+    """FOLDER/<track>/<target>.wav, or .flac when only that exists; a missing estimate is a UserError."""
+    candidates = [folder / track.name / f"{target}{extension}" for extension in TRACK_EXTENSIONS]
+    path = next((candidate for candidate in candidates if candidate.is_file()), None)
+    if path is None:
+        raise UserError(f"{candidates[0]}: estimate not found; run separate.py on {track.mixture_path} "
+                        f"or leave {target} out of --targets")
+    return path
+
+
+def folder_estimator(folder: Path, tracks: list[Track], targets: list[str], settings: STFTSettings) -> Estimator:
+    """Read FOLDER/<track>/<target>.wav at the evaluation rate; every file is checked before any scoring."""
     if not folder.is_dir():
         raise UserError(f"--estimates {folder}: no such folder; run separate.py -o {folder} first")
+    for track in tracks:
+        for target in targets:
+            estimate_path(folder, track, target)
 
     def read(track: Track, mixture: np.ndarray) -> dict[str, np.ndarray]:
         estimates = {}
         for target in targets:
-            candidates = [folder / track.name / f"{target}{extension}" for extension in TRACK_EXTENSIONS]
-            path = next((candidate for candidate in candidates if candidate.is_file()), None)
-            if path is None:
-                raise UserError(f"{candidates[0]}: estimate not found; run separate.py on {track.mixture_path} "
-                                f"or leave {target} out of --targets")
+            path = estimate_path(folder, track, target)
             estimate = load_audio(path, settings.sample_rate)
             if estimate.shape != mixture.shape:
                 raise UserError(f"{path}: {estimate.shape[0]} ch x {estimate.shape[1]} samples but the mixture "
@@ -200,7 +209,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         method = "model"
     else:
         settings, targets, method = DEFAULT_STFT, args.targets or ["vocals", "accompaniment"], "estimates"
-        estimate = folder_estimator(args.estimates, targets, settings)
+        estimate = folder_estimator(args.estimates, tracks, targets, settings)
 
     # 3. Score every track: the estimates, the oracle mask and the mixture itself
     rows = []
