@@ -32,9 +32,9 @@ def load_image(path: str | Path) -> Image.Image:
     try:
         if path.suffix.lower() == ".npy":
             return _array_to_image(np.load(path, allow_pickle=False))
-        image = Image.open(path)
-        image.load()  # decode now, so a truncated file fails here and not in the middle of training
-        return image
+        with Image.open(path) as image:  # closes the file (GIF readers keep it open otherwise)
+            image.load()  # decode now, so a truncated file fails here and not in the middle of training
+            return image.copy()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise UserError(f"{path}: cannot read this image ({reason}); "
@@ -110,11 +110,9 @@ def mask_to_array(mask: Image.Image) -> np.ndarray:
             return array[:, :, 0]
         return array
     if mask.mode == "LA":
-        mask = mask.getchannel("L")
-    elif mask.mode == "1":
-        mask = mask.convert("L")
+        mask = mask.getchannel("L")  # drop the alpha channel
     elif mask.mode not in ("L", "P", "I", "I;16", "I;16B", "I;16L"):
-        mask = mask.convert("L")
+        mask = mask.convert("L")  # e.g. 1-bit masks become 0/255
     return np.asarray(mask).astype(np.int64)
 
 
