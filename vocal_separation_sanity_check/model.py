@@ -1,0 +1,70 @@
+"""The separator network: the image tutorial's unet.UNet, looking at a spectrogram instead of a photo.
+
+    mixture magnitude (batch, 2, bins, frames)            a stereo spectrogram is a 2-channel image
+      -> keep the lowest `max_bin` bins                   most of the voice lives below ~11 kHz
+      -> log, then normalize per bin                      loud bass and quiet treble on one scale
+      -> UNet(n_channels=2, n_classes=2 * n_targets)      the SAME class that segments images
+      -> sigmoid                                          a soft mask in [0, 1] per target and channel
+      -> extend the mask above max_bin                    output is full band: nothing is cut
+    masks (batch, n_targets, 2, bins, frames)
+
+A mask times the mixture's complex spectrogram is the estimate of a source (Jansson et al. 2017).
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from unet import UNet
+
+# UNet halves the height and width four times: padding to a multiple of 16 keeps the skips aligned.
+UNET_MULTIPLE = 16
+# Bins just below max_bin whose mean mask is used for everything above it.
+EXTENSION_BINS = 16
+
+
+class SpectrogramUNet(nn.Module):
+    def __init__(self, n_targets: int, max_bin: int = 1024, n_audio_channels: int = 2, base_channels: int = 16):
+        super().__init__()
+        self.n_targets = n_targets
+        self.max_bin = max_bin
+        self.n_audio_channels = n_audio_channels
+        self.unet = UNet(n_channels=n_audio_channels, n_classes=n_audio_channels * n_targets,
+                         base_channels=base_channels)
+        # Per-bin statistics of log-magnitude on the training set; buffers, so they live in the state_dict.
+        self.register_buffer("input_mean", torch.zeros(max_bin))
+        self.register_buffer("input_scale", torch.ones(max_bin))
+
+    def config(self) -> dict:
+        """The constructor arguments, saved in the checkpoint so the model is rebuilt exactly."""
+        return {"n_targets": self.n_targets, "max_bin": self.max_bin,
+                "n_audio_channels": self.n_audio_channels, "base_channels": self.unet.base_channels}
+
+    @staticmethod
+    def compress(magnitude: torch.Tensor) -> torch.Tensor:
+        """log(1 + x): magnitudes span 100 dB, the network learns better on a log scale."""
+        return torch.log1p(magnitude)
+
+    def set_input_statistics(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
+        self.input_mean.copy_(mean)
+        self.input_scale.copy_(scale.clamp_min(1e-5))
+
+    def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
+        """(batch, channels, bins, frames) magnitude -> (batch, targets, channels, bins, frames) masks."""
+        batch, channels, n_bins, n_frames = magnitude.shape
+        x = self.compress(magnitude[:, :, : self.max_bin])
+        modelled_bins = x.shape[2]  # max_bin, or fewer for a small STFT
+        x = (x - self.input_mean[:modelled_bins, None]) / self.input_scale[:modelled_bins, None]
+        # Pad bins and frames up to a multiple of 16.
+        pad_bins = -modelled_bins % UNET_MULTIPLE
+        pad_frames = -n_frames % UNET_MULTIPLE
+        x = F.pad(x, (0, pad_frames, 0, pad_bins))
+        if self.unet.inc.double_conv[0].weight.is_contiguous(memory_format=torch.channels_last):
+            x = x.contiguous(memory_format=torch.channels_last)  # match the weights: faster CPU/CUDA kernels
+        logits = self.unet(x)[:, :, :modelled_bins, :n_frames]
+        masks = torch.sigmoid(logits.float()).view(batch, self.n_targets, channels, modelled_bins, n_frames)
+        if n_bins > modelled_bins:
+            # Above max_bin the mixture is mostly cymbals, breath and sibilants: reuse the mask of the top
+            # modelled bins there, so every frequency of the input reaches the output.
+            top = masks[:, :, :, -EXTENSION_BINS:].mean(dim=3, keepdim=True)
+            masks = torch.cat([masks, top.expand(-1, -1, -1, n_bins - modelled_bins, -1)], dim=3)
+        return masks

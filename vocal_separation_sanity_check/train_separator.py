@@ -1,0 +1,321 @@
+"""Train the U-Net to separate stems from multitrack songs (MUSDB18-HQ layout, e.g. make_demo_songs.py).
+
+    python3 train_separator.py --root data/demo_songs --max-minutes 10
+
+The U-Net looks at magnitude-spectrogram patches of a mixture and predicts one soft mask per target;
+the loss is the L1 distance between the masked mixture and the target's magnitude (Jansson et al. 2017,
+Spleeter). Every patch is a new mixture: each source is drawn from a random song and position, with a
+random gain and random left/right swap (Open-Unmix, Spleeter), so 6 songs give endless training data.
+
+The complex STFT of every source is computed once and kept in RAM: the STFT is linear, so adding
+scaled source spectrograms is exactly the spectrogram of the remixed audio.
+
+Validation: separate held-out audio with the same code as separate.py and report SDR every epoch;
+best.pth keeps the best validation SDR, last.pth the latest state (for --resume).
+Runs under torchrun too: torchrun --nproc_per_node=2 train_separator.py --root ...
+"""
+import _paths  # noqa: F401  (makes `unet` and `utils` importable)
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from audio import DEFAULT_STFT, STFTSettings, stft
+from metrics import sdr
+from model import SpectrogramUNet
+from separate import Separator
+from tracks import TARGET_NAMES, Track, find_tracks, load_track
+from utils.checkpoint import load_checkpoint, save_checkpoint
+from utils.device import autocast, grad_scaler, pick_device
+from utils.distributed import all_reduce_mean, cleanup_distributed, setup_distributed
+from utils.errors import UserError, run_cli
+from utils.plotting import plot_training_curves
+from utils.wandb_logging import init_wandb
+
+VALIDATION_FRACTION = 0.15  # the end of each training song, never trained on, when ROOT has no valid/ split
+REST = "rest"  # everything in the mixture that is not a target: it is remixed like the other sources
+GAIN_RANGE = (0.25, 1.25)  # random gain per source, as in Open-Unmix
+
+
+def as_stereo(audio: np.ndarray, track: Track) -> np.ndarray:
+    if audio.shape[0] == 1:
+        return np.repeat(audio, 2, axis=0)
+    if audio.shape[0] != 2:
+        raise UserError(f"{track.mixture_path}: has {audio.shape[0]} channels; use mono or stereo songs")
+    return audio
+
+
+def load_split(tracks: list[Track], targets: list[str], settings: STFTSettings,
+               keep: slice) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
+    """(name, mixture, {target: audio}) per track, stereo, cut to `keep` as a fraction of each song."""
+    songs = []
+    for track in tracks:
+        mixture, sources = load_track(track, targets, settings)
+        length = mixture.shape[1]
+        start = int(length * keep.start) if keep.start else 0
+        stop = int(length * keep.stop) if keep.stop is not None else length
+        songs.append((track.name, as_stereo(mixture[:, start:stop], track),
+                      {name: as_stereo(audio[:, start:stop], track) for name, audio in sources.items()}))
+    return songs
+
+
+class RemixDataset(Dataset):
+    """Random patches of random remixes: the same item index and epoch always give the same patch."""
+
+    def __init__(self, spectrograms: list[dict[str, np.ndarray]], targets: list[str], patch_frames: int,
+                 length: int, seed: int, remix_probability: float = 0.5):
+        self.spectrograms = spectrograms  # per song {source: complex (2, max_bin, frames)}
+        self.targets = targets
+        self.sources = targets + [REST]
+        self.patch_frames = patch_frames
+        self.length = length
+        self.seed = seed
+        self.remix_probability = remix_probability
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        # Half of the patches are real (all sources from one song and time), half are remixes across songs.
+        remix = rng.random() < self.remix_probability
+        song, start = self.random_position(rng)
+        patches = {}
+        for source in self.sources:
+            if remix:
+                song, start = self.random_position(rng)
+            patch = self.spectrograms[song][source][:, :, start: start + self.patch_frames]
+            patch = patch * np.float32(rng.uniform(*GAIN_RANGE))
+            patches[source] = patch[::-1] if rng.random() < 0.5 else patch  # swap left and right
+        mixture = sum(patches.values())
+        target = np.stack([np.abs(patches[name]) for name in self.targets])
+        return torch.from_numpy(np.abs(mixture)), torch.from_numpy(target)
+
+    def random_position(self, rng: np.random.Generator) -> tuple[int, int]:
+        song = int(rng.integers(len(self.spectrograms)))
+        frames = self.spectrograms[song][REST].shape[-1]
+        return song, int(rng.integers(frames - self.patch_frames + 1))
+
+
+def source_spectrograms(songs, targets: list[str], settings: STFTSettings, max_bin: int) -> list[dict]:
+    """Complex STFT (2, max_bin, frames) of each target and of the rest (mixture - targets), per song."""
+    spectrograms = []
+    for _, mixture, sources in songs:
+        rest = mixture - sum(sources[name] for name in targets)
+        audio = {**{name: sources[name] for name in targets}, REST: rest}
+        spectrograms.append({name: np.ascontiguousarray(stft(a, settings)[:, :max_bin]) for name, a in audio.items()})
+    return spectrograms
+
+
+def input_statistics(songs, settings: STFTSettings, max_bin: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-bin mean and standard deviation of the model's compressed input over the training mixtures."""
+    compressed = np.concatenate(
+        [SpectrogramUNet.compress(torch.from_numpy(np.abs(stft(mixture, settings)[:, :max_bin]))).numpy()
+         .transpose(1, 0, 2).reshape(min(max_bin, settings.n_bins), -1) for _, mixture, _ in songs], axis=1)
+    return torch.from_numpy(compressed.mean(axis=1)), torch.from_numpy(compressed.std(axis=1))
+
+
+def validate(separator: Separator, songs) -> dict[str, float]:
+    """Mean over songs of the whole-song SDR (dB) of each target, separated exactly as separate.py does."""
+    scores = {name: [] for name in separator.targets}
+    for _, mixture, sources in songs:
+        estimates = separator.separate(mixture)
+        for name in separator.targets:
+            scores[name].append(sdr(sources[name], estimates[name]))
+    return {name: float(np.mean(values)) for name, values in scores.items()}
+
+
+def check_args(args: argparse.Namespace) -> None:
+    for flag, value, minimum in [("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
+                                 ("--patch-frames", args.patch_frames, 16), ("--samples-per-epoch", args.samples_per_epoch, 1),
+                                 ("--base-channels", args.base_channels, 1), ("--max-bin", args.max_bin, 16),
+                                 ("--workers", args.workers, 0)]:
+        if value < minimum:
+            raise UserError(f"{flag} {value}: must be at least {minimum}")
+    if not args.learning_rate > 0:
+        raise UserError(f"--learning-rate {args.learning_rate}: must be positive, e.g. 1e-3")
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        raise UserError(f"--max-minutes {args.max_minutes}: must be positive, e.g. 10 or 0.5")
+    for target in args.targets:
+        if target not in TARGET_NAMES:
+            raise UserError(f"--targets {target}: unknown target; choose from {', '.join(TARGET_NAMES)}")
+    if len(set(args.targets)) != len(args.targets):
+        raise UserError(f"--targets {' '.join(args.targets)}: a target is repeated; name each once")
+
+
+def get_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train the U-Net to separate stems (masks on spectrograms)")
+    parser.add_argument("--root", "-r", required=True, help="Songs in MUSDB18-HQ layout: ROOT/train/<song>/*.wav")
+    parser.add_argument("--targets", "-t", nargs="+", default=["vocals"], help="Stems to separate, e.g. vocals drums bass other")
+    parser.add_argument("--epochs", "-e", type=int, default=1000, help="Upper bound; --max-minutes usually ends training")
+    parser.add_argument("--max-minutes", "-M", type=float, default=None, help="Stop cleanly after this long (fractions allowed)")
+    parser.add_argument("--batch-size", "-b", type=int, default=4, help="Patches per step (per process under torchrun)")
+    parser.add_argument("--learning-rate", "-l", type=float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--patch-frames", "-p", type=int, default=128, help="STFT frames per patch (43 frames = 1 s)")
+    parser.add_argument("--samples-per-epoch", "-s", type=int, default=256, help="Patches per epoch (all processes)")
+    parser.add_argument("--base-channels", type=int, default=16, help="U-Net width (the image model uses 64)")
+    parser.add_argument("--max-bin", type=int, default=1024, help="STFT bins the U-Net sees (1024 of 2049 = 11 kHz)")
+    parser.add_argument("--checkpoint-dir", "-c", default="checkpoints", help="Where best.pth, last.pth, curves go")
+    parser.add_argument("--resume", default=None, help="Continue from a last.pth")
+    parser.add_argument("--amp", action="store_true", help="Mixed precision: bf16 on CPU, fp16 on CUDA")
+    parser.add_argument("--device", "-d", default=None, help="cpu, cuda, mps (default: best available)")
+    parser.add_argument("--seed", type=int, default=0, help="Random seed")
+    parser.add_argument("--workers", "-w", type=int, default=0, help="DataLoader worker processes")
+    parser.add_argument("--wandb", action="store_true", help="Log to Weights & Biases (offline without an API key)")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = get_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    check_args(args)
+    start_time = time.time()
+    budget = args.max_minutes * 60 if args.max_minutes else float("inf")
+
+    # 1. Device and processes (torchrun starts one process per GPU or CPU slot)
+    rank, world_size, device = setup_distributed(pick_device(args.device))
+    is_main = rank == 0
+    if not is_main:
+        logging.getLogger().setLevel(logging.WARNING)
+    torch.manual_seed(args.seed)
+    logging.info(f"Device: {device}, {world_size} process(es)")
+
+    # 2. Songs: ROOT/train (or ROOT) for training; ROOT/valid, or the last 15% of each training song, to validate
+    root = Path(args.root)
+    train_tracks = find_tracks(root, "train" if (root / "train").is_dir() else None)
+    settings = DEFAULT_STFT
+    if (root / "valid").is_dir():
+        train_songs = load_split(train_tracks, args.targets, settings, slice(None, None))
+        valid_songs = load_split(find_tracks(root, "valid"), args.targets, settings, slice(None, None))
+    else:
+        train_songs = load_split(train_tracks, args.targets, settings, slice(None, 1 - VALIDATION_FRACTION))
+        valid_songs = load_split(train_tracks, args.targets, settings, slice(1 - VALIDATION_FRACTION, None))
+    shortest = min(mixture.shape[1] for _, mixture, _ in train_songs) // settings.hop_length
+    if shortest <= args.patch_frames:
+        raise UserError(f"--patch-frames {args.patch_frames}: the shortest training song has only {shortest} frames; "
+                        "use fewer frames or longer songs")
+    logging.info(f"{len(train_songs)} training songs, {len(valid_songs)} validation songs, targets {' '.join(args.targets)}")
+
+    # 3. Source spectrograms in RAM, and the input normalization from the training mixtures
+    max_bin = min(args.max_bin, settings.n_bins)
+    spectrograms = source_spectrograms(train_songs, args.targets, settings, max_bin)
+    megabytes = sum(s.nbytes for song in spectrograms for s in song.values()) / 2**20
+    logging.info(f"Spectrograms of {len(args.targets) + 1} sources x {len(spectrograms)} songs: {megabytes:.0f} MB in RAM")
+    dataset = RemixDataset(spectrograms, args.targets, args.patch_frames, args.samples_per_epoch // world_size,
+                           seed=args.seed * 1000 + rank)
+    loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=False, num_workers=args.workers, drop_last=True)
+    if len(loader) == 0:
+        raise UserError(f"--samples-per-epoch {args.samples_per_epoch}: fewer than one batch per process; "
+                        f"use at least {args.batch_size * world_size}")
+
+    # 4. Model, optimizer, loss scaling; from --resume if given
+    model = SpectrogramUNet(len(args.targets), max_bin=max_bin, base_channels=args.base_channels)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
+    scaler = grad_scaler(device, args.amp)
+    history: dict[str, list[float]] = {"train loss": []}
+    start_epoch, best_sdr = 0, float("-inf")
+    if args.resume:
+        checkpoint = load_checkpoint(args.resume, "--resume")
+        if checkpoint.get("targets") != args.targets or "model_config" not in checkpoint:
+            raise UserError(f"--resume {args.resume}: trained for targets {checkpoint.get('targets')}, "
+                            f"not {args.targets}; give matching --targets")
+        model = SpectrogramUNet(**checkpoint["model_config"])
+        model.load_state_dict(checkpoint["state_dict"])
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scaler.load_state_dict(checkpoint["grad_scaler"])
+        history, start_epoch, best_sdr = checkpoint["history"], checkpoint["epoch"], checkpoint["best_sdr"]
+        logging.info(f"Resumed from {args.resume} after epoch {start_epoch} (best SDR {best_sdr:.2f} dB)")
+    else:
+        model.set_input_statistics(*input_statistics(train_songs, settings, max_bin))
+    model.to(device)
+    if args.amp:
+        model = model.to(memory_format=torch.channels_last)
+    # Validation separates with the same chunking, masking and ISTFT that separate.py uses.
+    separator = Separator(model, settings, args.targets, device, amp=args.amp)
+    model.train()
+    ddp_model = DistributedDataParallel(model) if world_size > 1 else model
+    wandb_run = init_wandb(args.wandb and is_main, "unet-stem-separation", vars(args))
+    checkpoint_dir = Path(args.checkpoint_dir)
+    logging.info(f"Model: U-Net base {model.unet.base_channels} on {max_bin} bins, "
+                 f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
+
+    # 5. Train: random remixed patches, L1 between masked mixture and target magnitudes
+    # Until the first validation is timed, guess it runs at 10x real time.
+    validation_seconds = sum(mixture.shape[1] for _, mixture, _ in valid_songs) / settings.sample_rate / 10
+    out_of_time = False
+    for epoch in range(start_epoch + 1, args.epochs + 1):
+        dataset.epoch = epoch
+        model.train()
+        losses = []
+        with tqdm(loader, desc=f"Epoch {epoch}/{args.epochs}", unit="batch", disable=not is_main, leave=False) as bar:
+            for mixture, target in bar:
+                step_start = time.time()
+                mixture, target = mixture.to(device), target.to(device)
+                with autocast(device, args.amp):
+                    masks = ddp_model(mixture)
+                loss = F.l1_loss(masks * mixture[:, None], target)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                losses.append(loss.item())
+                bar.set_postfix(loss=f"{losses[-1]:.4f}")
+                # Stop early enough to validate and save within the budget; all processes stop together.
+                step_seconds = time.time() - step_start
+                over = time.time() - start_time + step_seconds + 1.2 * validation_seconds + 1 > budget
+                if all_reduce_mean(float(over), device) > 0:
+                    out_of_time = True
+                    break
+        epoch_loss = all_reduce_mean(float(np.mean(losses)), device)
+
+        # 6. Validate, log, save (the main process only)
+        if is_main:
+            validation_start = time.time()
+            scores = validate(separator, valid_songs)
+            validation_seconds = time.time() - validation_start
+            mean_sdr = float(np.mean(list(scores.values())))
+            is_best = mean_sdr > best_sdr
+            best_sdr = max(best_sdr, mean_sdr)
+            history["train loss"].append(epoch_loss)
+            for name, value in scores.items():
+                history.setdefault(f"validation SDR {name} (dB)", []).append(value)
+            summary = ", ".join(f"{name} {value:.2f} dB" for name, value in scores.items())
+            logging.info(f"Epoch {epoch}/{args.epochs}: loss {epoch_loss:.4f}, validation SDR {summary}"
+                         f"{' (best)' if is_best else ''}{' (time budget reached)' if out_of_time else ''}")
+            checkpoint = {
+                "state_dict": model.state_dict(), "model_config": model.config(), "stft": settings.to_dict(),
+                "targets": list(args.targets), "max_bin": max_bin, "epoch": epoch,
+                "optimizer": optimizer.state_dict(), "grad_scaler": scaler.state_dict(), "history": history,
+                "best_sdr": best_sdr, "args": vars(args),
+            }
+            save_checkpoint(checkpoint, checkpoint_dir / "last.pth")
+            if is_best:
+                save_checkpoint(checkpoint, checkpoint_dir / "best.pth")
+            plot_training_curves(history, checkpoint_dir / "training_curves.png", title="U-Net stem separation")
+            if wandb_run:
+                wandb_run.log({"epoch": epoch, "train loss": epoch_loss, **{f"val SDR {k}": v for k, v in scores.items()}})
+        validation_seconds = all_reduce_mean(validation_seconds * world_size, device)  # every process knows it
+        if out_of_time:
+            break
+
+    # 7. Done
+    if is_main:
+        minutes = (time.time() - start_time) / 60
+        logging.info(f"Training done in {minutes:.1f} min; best validation SDR {best_sdr:.2f} dB -> {checkpoint_dir / 'best.pth'}")
+        if wandb_run:
+            wandb_run.finish()
+    cleanup_distributed()
+
+
+if __name__ == "__main__":
+    run_cli(main)
