@@ -68,7 +68,8 @@ def write_text(path):
     ],
     ids=["missing", "unreadable", "empty", "nan", "inf", "too-short"],
 )
-@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")  # librosa's fallback decoder warns
+# librosa's fallback decoder warns on the way to the error
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning", "ignore::DeprecationWarning")
 def test_load_audio_rejects_bad_files_naming_them(tmp_path, make_file, message):
     path = make_file(tmp_path)
     with pytest.raises(UserError) as error:

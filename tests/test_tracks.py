@@ -109,7 +109,8 @@ def test_load_track_errors(tmp_path):
 
     # lengths, rates and channels must match: nothing is trimmed or resampled to make them fit
     write_audio(tmp_path / "song" / "drums.wav", stems["drums"][:, :-10], RATE)
-    expect_error(lambda: load_track(track, ["drums"], DEFAULT_STFT), "mixture.wav", "drums.wav", "66150 samples", "66140")
+    expect_error(lambda: load_track(track, ["drums"], DEFAULT_STFT), "mixture.wav", "drums.wav", "66150 samples",
+                 "66140")
     sf.write(tmp_path / "song" / "drums.wav", stems["drums"].T[::2], RATE // 2)
     expect_error(lambda: load_track(track, ["drums"], DEFAULT_STFT), "44100 Hz", "22050 Hz", "drums.wav")
     write_audio(tmp_path / "song" / "drums.wav", stems["drums"][:1], RATE)

@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import Callable
 
 import _paths  # noqa: F401
+import matplotlib
 import numpy as np
 from tqdm import tqdm
+
+matplotlib.use("Agg")  # draw without a screen
+import matplotlib.pyplot as plt  # noqa: E402
 
 from audio import DEFAULT_STFT, STFTSettings, load_audio
 from masking import oracle_separation
@@ -34,7 +38,7 @@ Estimator = Callable[[Track, np.ndarray], dict[str, np.ndarray]]
 
 
 def get_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="SDR of separated stems against the true stems, with oracle and mixture rows")
+    parser = argparse.ArgumentParser(description="SDR of separated stems, beside the oracle mask and the mixture")
     parser.add_argument("--root", "-r", type=Path, required=True, help="Dataset root in MUSDB18-HQ layout")
     parser.add_argument("--split", "-s", default="test", help="Subfolder of --root to score ('' for ROOT itself)")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -93,7 +97,9 @@ def folder_estimator(folder: Path, tracks: list[Track], targets: list[str], sett
     return read
 
 
-def oracle_estimates(mixture: np.ndarray, references: dict[str, np.ndarray], settings: STFTSettings) -> dict[str, np.ndarray]:
+def oracle_estimates(
+    mixture: np.ndarray, references: dict[str, np.ndarray], settings: STFTSettings
+) -> dict[str, np.ndarray]:
     """One ideal ratio mask per target against everything else in the mixture, as each target is scored alone."""
     return {
         target: oracle_separation(mixture, {target: reference, "rest": mixture - reference}, settings)[target]
@@ -164,11 +170,6 @@ def write_results(out: Path, rows: list[dict], summary: list[dict], meta: dict) 
 
 def plot_results(summary: list[dict], path: Path, title: str) -> None:
     """Grouped bars: one group per target, one bar per method, height = mean whole-song SDR."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     targets = list(dict.fromkeys(entry["target"] for entry in summary))
     methods = list(dict.fromkeys(entry["method"] for entry in summary))
     width = 0.8 / len(methods)

@@ -9,7 +9,9 @@ import numpy as np
 from audio import STFTSettings, istft, stft
 
 
-def ideal_ratio_masks(source_magnitudes: dict[str, np.ndarray], power: float = 1.0, eps: float = 1e-8) -> dict[str, np.ndarray]:
+def ideal_ratio_masks(
+    source_magnitudes: dict[str, np.ndarray], power: float = 1.0, eps: float = 1e-8
+) -> dict[str, np.ndarray]:
     """Mask_j = |S_j|^p / sum_k |S_k|^p for each source j.
 
     power=1 is the ideal ratio mask (IRM); power=2 weighs by energy, like a Wiener filter.
@@ -38,4 +40,5 @@ def oracle_separation(
     mixture_spec = stft(mixture, settings)
     magnitudes = {name: np.abs(stft(source, settings)) for name, source in sources.items()}
     masks = ideal_ratio_masks(magnitudes, power=power)
-    return {name: istft(apply_mask(mixture_spec, mask), settings, length=mixture.shape[-1]) for name, mask in masks.items()}
+    length = mixture.shape[-1]
+    return {name: istft(apply_mask(mixture_spec, mask), settings, length=length) for name, mask in masks.items()}

@@ -13,8 +13,12 @@ import logging
 from pathlib import Path
 
 import _paths  # noqa: F401
+import matplotlib
 import numpy as np
 import scipy.signal
+
+matplotlib.use("Agg")  # draw without a screen
+import matplotlib.pyplot as plt  # noqa: E402
 
 from audio import DEFAULT_STFT, STFTSettings, stft, write_audio
 from masking import ideal_ratio_masks, oracle_separation
@@ -44,7 +48,9 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.frames is not None and args.frames < 2:
         raise UserError(f"--frames {args.frames}: need at least 2 STFT frames; try --frames 100")
     if args.n_fft < 16 or args.hop_length < 1 or args.hop_length > args.n_fft:
-        raise UserError(f"--n-fft {args.n_fft} --hop-length {args.hop_length}: need n_fft >= 16 and 1 <= hop <= n_fft")
+        raise UserError(
+            f"--n-fft {args.n_fft} --hop-length {args.hop_length}: need n_fft >= 16 and 1 <= hop <= n_fft"
+        )
     return args
 
 
@@ -69,7 +75,8 @@ def shift(audio: np.ndarray, lag: int, length: int) -> np.ndarray:
     return shifted
 
 
-def align(mixture: np.ndarray, vocals: np.ndarray, args: argparse.Namespace, paths: tuple[Path, Path], rate: int) -> np.ndarray:
+def align(mixture: np.ndarray, vocals: np.ndarray, args: argparse.Namespace, paths: tuple[Path, Path],
+          rate: int) -> np.ndarray:
     """Report the offset; with --align shift the vocal onto the mixture, otherwise require equal lengths."""
     offset = find_offset(mixture, vocals, max_lag=int(args.max_offset * rate))
     milliseconds = 1000 * offset / rate
@@ -96,20 +103,17 @@ def align(mixture: np.ndarray, vocals: np.ndarray, args: argparse.Namespace, pat
             f"{paths[0]} has {mixture.shape[-1]} samples but {paths[1]} has {vocals.shape[-1]} (at {rate} Hz), "
             f"more than the {offset}-sample offset explains; export both with the same length"
         )
-    aligned = shift(vocals, offset, mixture.shape[-1])
-    logging.info(f"--align: vocal shifted by {offset} samples; {abs(offset)} samples of silence fill the gap at one end")
-    return aligned
+    # Say what the shift costs: vocal samples that now fall outside the mixture, and silence added
+    kept = min(vocals.shape[-1] - max(offset, 0), mixture.shape[-1] - max(-offset, 0))
+    logging.info(f"--align: vocal shifted by {offset} samples; {vocals.shape[-1] - kept} vocal samples dropped, "
+                 f"{mixture.shape[-1] - kept} samples of silence added")
+    return shift(vocals, offset, mixture.shape[-1])
 
 
 def plot_spectrograms(mixture: np.ndarray, vocals: np.ndarray, mask: np.ndarray, estimate: np.ndarray,
                       settings: STFTSettings, path: Path) -> None:
     """Four log-magnitude spectrograms (channel mean), time in s and frequency in Hz:
     mixture, true vocal, oracle mask, estimate. imshow copes with full-length songs quickly."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     def decibels(audio: np.ndarray) -> np.ndarray:
         return 20 * np.log10(np.abs(stft(audio, settings)).mean(axis=0) + 1e-5)
 
@@ -170,7 +174,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     if args.frames is not None:
         samples = (args.frames - 1) * settings.hop_length
         if samples < mixture.shape[-1]:
-            logging.info(f"Quick mode: first {args.frames} STFT frames ({samples / rate:.2f} s of {mixture.shape[-1] / rate:.2f} s)")
+            logging.info(
+                f"Quick mode: first {args.frames} STFT frames "
+                f"({samples / rate:.2f} s of {mixture.shape[-1] / rate:.2f} s)"
+            )
             mixture, vocals = mixture[:, :samples], vocals[:, :samples]
         else:
             logging.info(f"Quick mode: the song is shorter than {args.frames} frames, using all of it")
@@ -193,7 +200,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     args.out.mkdir(parents=True, exist_ok=True)
     for name, estimate in estimates.items():
         write_audio(args.out / f"{name}_oracle.wav", estimate, rate)
-    vocal_mask = ideal_ratio_masks({name: np.abs(stft(audio, settings)) for name, audio in references.items()})["vocals"]
+    magnitudes = {name: np.abs(stft(audio, settings)) for name, audio in references.items()}
+    vocal_mask = ideal_ratio_masks(magnitudes)["vocals"]
     plot_spectrograms(mixture, vocals, vocal_mask, estimates["vocals"], settings, args.out / "sanity_check.png")
     logging.info(f"Wrote vocals_oracle.wav, accompaniment_oracle.wav and sanity_check.png to {args.out}")
     return scores

@@ -73,7 +73,9 @@ def _find_pairs(folder: Path) -> list[Track]:
         name = full_path.stem[: -len("-full")]
         stem_path = _find_file(folder, f"{name}-stem")
         if stem_path is None:
-            raise UserError(f"{full_path}: no matching {name}-stem.wav next to it; add the isolated vocal or remove the file")
+            raise UserError(
+                f"{full_path}: no matching {name}-stem.wav next to it; add the isolated vocal or remove the file"
+            )
         tracks.append(Track(name, full_path, {"vocals": stem_path}))
     return tracks
 
