@@ -156,3 +156,26 @@ def test_evaluate_errors(dataset, tmp_path):
         evaluate.main(["-r", str(root / "data"), "-e", str(tmp_path / "nowhere"), "-o", str(tmp_path)])
     with pytest.raises(UserError, match="no such folder"):
         evaluate.main(["-r", str(root / "data"), "-s", "valid", "-e", str(root / "estimates")])
+
+
+def test_evaluate_a_model_checkpoint(dataset, tmp_path):
+    """An untrained separator is enough to check the model path: its outputs are scored, its targets enforced."""
+    import torch
+
+    from model import SpectrogramUNet
+    from utils.checkpoint import save_checkpoint
+
+    root, _ = dataset
+    torch.manual_seed(0)
+    model = SpectrogramUNet(n_targets=1, base_channels=4)
+    checkpoint = {"state_dict": model.state_dict(), "model_config": model.config(),
+                  "stft": DEFAULT_STFT.to_dict(), "targets": ["vocals"]}
+    save_checkpoint(checkpoint, tmp_path / "model.pth")
+    args = ["-r", str(root / "data"), "-m", str(tmp_path / "model.pth"), "--no-oracle", "-d", "cpu",
+            "-o", str(tmp_path / "out")]
+    summary = evaluate.main(args)
+    scored = {(entry["method"], entry["target"]) for entry in summary}
+    assert scored == {(method, target) for method in ("model", "mixture") for target in ("vocals", "accompaniment")}
+    assert all(np.isfinite(entry["SDR_mean"]) for entry in summary)
+    with pytest.raises(UserError, match="--targets drums: the model gives only vocals, accompaniment"):
+        evaluate.main(args + ["-t", "drums"])
