@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from utils.errors import UserError, run_cli
 
@@ -308,7 +309,9 @@ def make_example(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.nd
     image = draw_background(rng, x, y, size, horizon)
     draw_distractors(rng, image, x, y, size, horizon)
     # 3. The car on top, then lighting across the whole scene and sensor noise.
-    draw_car(rng, image, car, x, y)
+    height = (car.clearance + car.body_height + car.cabin_height) * car.length
+    rows = slice(max(int(car.ground_y - height) - 2, 0), int(car.ground_y + 0.08 * car.length) + 2)
+    draw_car(rng, image[rows], car, x[rows], y[rows])  # only the rows the car and its shadow can touch
     direction = rng.uniform(-1, 1, 2)
     image *= (1 + 0.25 * (direction[0] * (x / size - 0.5) + direction[1] * (y / size - 0.5)))[..., None]
     image += rng.normal(0, rng.uniform(3, 9), image.shape).astype(np.float32)
@@ -321,7 +324,7 @@ def generate(out_dir: Path, count: int, seed: int, size: int, prefix: str) -> li
     images_dir.mkdir(parents=True, exist_ok=True)
     masks_dir.mkdir(parents=True, exist_ok=True)
     fractions = []
-    for index in range(count):
+    for index in tqdm(range(count), desc="Generating", unit="image", leave=False, disable=count < 50):
         # One generator per image: image i is the same whatever --count is.
         rng = np.random.default_rng([seed, index])
         image, mask = make_example(rng, size)
@@ -342,13 +345,17 @@ def get_args():
 
 
 def main():
+    # 1. Check the flags.
     args = get_args()
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out}: is a file, not a folder; give a folder name such as data/demo_500")
     if args.count < 1:
         raise UserError(f"--count {args.count}: must be at least 1")
     if args.size < 32:
         raise UserError(f"--size {args.size}: must be at least 32 pixels (the default is 256)")
     if args.seed < 0:
         raise UserError(f"--seed {args.seed}: must be 0 or more")
+    # 2. Draw and save the images and masks, then say where they went.
     fractions = generate(args.out, args.count, args.seed, args.size, args.prefix)
     print(f"Wrote {args.count} images and masks to {args.out / 'imgs'} and {args.out / 'masks'} "
           f"(foreground {100 * min(fractions):.1f}%-{100 * max(fractions):.1f}%)")
