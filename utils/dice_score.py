@@ -64,3 +64,14 @@ def dice_iou_per_image(pred: Tensor, true: Tensor, n_classes: int) -> tuple[Tens
         dices.append(torch.where(empty, 1.0, 2 * inter / total.clamp(min=1)))
         ious.append(torch.where(empty, 1.0, inter / union.clamp(min=1)))
     return torch.stack(dices).mean(dim=0), torch.stack(ious).mean(dim=0)
+
+
+def logits_to_classes(logits: Tensor, mask_threshold: float = 0.5) -> Tensor:
+    """The predicted class of each pixel, (N, C, H, W) scores -> (N, H, W) class indices.
+
+    One output channel means sigmoid + threshold (class 1 where the probability exceeds it);
+    several channels mean the class with the highest score.
+    """
+    if logits.shape[1] == 1:
+        return (torch.sigmoid(logits[:, 0].float()) > mask_threshold).long()
+    return logits.argmax(dim=1)

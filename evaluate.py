@@ -1,0 +1,98 @@
+"""Dice and IoU of a trained model on a folder of images with masks: one row per image, then the mean.
+
+    python3 evaluate.py -m checkpoints/checkpoint_epoch10.pth --data-dir data --csv scores.csv
+
+evaluate() is also train.py's validation step.
+"""
+import argparse
+import csv
+import logging
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from predict import predict_img
+from utils.data_loading import BasicDataset, load_image
+from utils.device import autocast, pick_device
+from utils.dice_score import dice_iou_per_image, logits_to_classes
+from utils.errors import UserError, run_cli
+from utils.model_loading import load_unet, training_scale
+
+
+@torch.inference_mode()
+def evaluate(net: torch.nn.Module, dataloader: DataLoader, device: torch.device, amp: bool = False,
+             mask_threshold: float = 0.5) -> float:
+    """Mean Dice over the images of a loader (foreground classes only; 1.0 for an empty loader)."""
+    net.eval()
+    scores = []
+    for batch in dataloader:
+        images = batch["image"].to(device=device, dtype=torch.float32)
+        true_masks = batch["mask"].to(device=device, dtype=torch.long)
+        with autocast(device, amp):
+            logits = net(images)
+        dice, _ = dice_iou_per_image(logits_to_classes(logits, mask_threshold), true_masks, net.n_classes)
+        scores.append(dice)
+    net.train()
+    return torch.cat(scores).mean().item() if scores else 1.0
+
+
+def get_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Dice and IoU of a model on images with masks")
+    parser.add_argument("--model", "-m", required=True, metavar="FILE", help="Checkpoint (.pth) to evaluate")
+    parser.add_argument("--data-dir", default="data", help="Folder holding imgs/ and masks/")
+    parser.add_argument("--scale", "-s", type=float, default=None,
+                        help="Image scale for the model (default: the scale it was trained with)")
+    parser.add_argument("--mask-threshold", "-t", type=float, default=0.5,
+                        help="Probability threshold for one-output (sigmoid) models")
+    parser.add_argument("--csv", default=None, metavar="FILE", help="Also write the scores to this CSV file")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+    return parser.parse_args()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    args = get_args()
+    if args.scale is not None and not 0 < args.scale <= 1:
+        raise UserError(f"--scale {args.scale}: must be in (0, 1], e.g. 0.5")
+
+    # 1. Load the model; its classes and mask values come from the checkpoint
+    device = pick_device(args.device)
+    logging.info(f"Loading model {args.model}")
+    net, mask_values, checkpoint = load_unet(args.model)
+    net.to(device).eval()
+    scale = args.scale if args.scale is not None else training_scale(checkpoint)
+
+    # 2. Pair the images with their masks (same checks and errors as training). Multi-class masks are
+    #    numbered with the model's mask values; binary ones need not be (0/1 and 0/255 both mean object).
+    data_dir = Path(args.data_dir)
+    dataset = BasicDataset(data_dir / "imgs", data_dir / "masks", scale=1.0, n_classes=net.n_classes,
+                           mask_values=mask_values if net.n_classes > 2 else None)
+
+    # 3. Score each image at its full size, predicted exactly as predict.py does
+    rows = []
+    for index, image_id in enumerate(dataset.ids):
+        pred = predict_img(net, load_image(dataset.image_files[index]), device, scale, args.mask_threshold)
+        truth = dataset[index]["mask"]
+        dice, iou = dice_iou_per_image(torch.from_numpy(pred)[None], truth[None], net.n_classes)
+        rows.append((image_id, dice.item(), iou.item()))
+
+    # 4. Print the table and the mean (and write the CSV)
+    width = max([len("image")] + [len(str(name)) for name, _, _ in rows])
+    print(f"{'image':<{width}}  {'Dice':>6}  {'IoU':>6}")
+    for name, dice, iou in rows:
+        print(f"{name:<{width}}  {dice:6.4f}  {iou:6.4f}")
+    mean_dice = sum(r[1] for r in rows) / len(rows)
+    mean_iou = sum(r[2] for r in rows) / len(rows)
+    print(f"{'mean':<{width}}  {mean_dice:6.4f}  {mean_iou:6.4f}   ({len(rows)} images)")
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["image", "dice", "iou"])
+            writer.writerows([(name, f"{dice:.6f}", f"{iou:.6f}") for name, dice, iou in rows])
+            writer.writerow(["mean", f"{mean_dice:.6f}", f"{mean_iou:.6f}"])
+        logging.info(f"Scores saved to {args.csv}")
+
+
+if __name__ == "__main__":
+    run_cli(main)

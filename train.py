@@ -1,0 +1,319 @@
+"""Train a U-Net on images and their segmentation masks.
+
+    python3 train.py --epochs 10 --batch-size 2 --validation 20            # data/imgs + data/masks
+    torchrun --nproc_per_node=2 train.py --epochs 10 --batch-size 2         # several processes (DDP)
+
+Every epoch: train on the training images, measure the Dice score on the validation images, save
+checkpoints/checkpoint_epochN.pth and redraw checkpoints/training_curves.png.
+"""
+import argparse
+import logging
+import os
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from evaluate import evaluate
+from unet import UNet
+from utils.checkpoint import load_checkpoint, save_checkpoint
+from utils.data_loading import split_dataset
+from utils.device import autocast, grad_scaler, pick_device
+from utils.dice_score import dice_loss
+from utils.distributed import all_reduce_mean, cleanup_distributed, setup_distributed
+from utils.errors import UserError, run_cli
+from utils.model_loading import load_weights, split_checkpoint
+from utils.plotting import plot_training_curves
+from utils.wandb_logging import init_wandb
+
+
+def get_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train the UNet on images and target masks",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--epochs", "-e", metavar="E", type=int, default=5, help="Number of epochs")
+    parser.add_argument("--batch-size", "-b", dest="batch_size", metavar="B", type=int, default=1, help="Batch size")
+    parser.add_argument("--learning-rate", "-l", metavar="LR", type=float, default=1e-3, dest="lr",
+                        help="Learning rate (AdamW)")
+    parser.add_argument("--load", "-f", type=str, default=None, help="Start from the weights of this .pth file")
+    parser.add_argument("--scale", "-s", type=float, default=0.5, help="Downscaling factor of the images")
+    parser.add_argument("--validation", "-v", dest="val", type=float, default=10.0,
+                        help="Percent of the data that is used as validation (0-100)")
+    parser.add_argument("--amp", action="store_true", default=False,
+                        help="Mixed precision (bf16 on CPU, fp16 on CUDA) and channels_last")
+    parser.add_argument("--bilinear", action="store_true", default=False, help="Use bilinear upsampling")
+    parser.add_argument("--classes", "-c", type=int, default=2,
+                        help="Number of classes (2 = background + object; 1 = one sigmoid output)")
+    parser.add_argument("--data-dir", default="data", help="Folder holding imgs/ and masks/")
+    parser.add_argument("--checkpoint-dir", default="checkpoints", help="Where checkpoints and curves go")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+    parser.add_argument("--seed", type=int, default=0, help="Random seed (split, initial weights, augmentation)")
+    parser.add_argument("--workers", type=int, default=0, help="Data loading processes (0 = in the main process)")
+    parser.add_argument("--resume", default=None, metavar="CHECKPOINT",
+                        help="Continue a run from a train.py checkpoint up to --epochs")
+    parser.add_argument("--wandb", action="store_true", help="Log to Weights & Biases (offline without an API key)")
+    parser.add_argument("--no-augment", dest="augment", action="store_false",
+                        help="Turn off flips, crops and colour jitter of the training images")
+    parser.add_argument("--base-channels", type=int, default=64,
+                        help="Channels of the first layer (64 = the original U-Net; 16 trains ~16x faster)")
+    return parser.parse_args(argv)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Bad numbers are caught here, with the flag named, before any work starts."""
+    if args.epochs < 1:
+        raise UserError(f"--epochs {args.epochs}: must be at least 1, e.g. --epochs 10")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size {args.batch_size}: must be at least 1, e.g. --batch-size 2")
+    if not 0 < args.lr < 1:
+        raise UserError(f"--learning-rate {args.lr}: must be between 0 and 1, e.g. --learning-rate 0.001")
+    if not 0 < args.scale <= 1:
+        raise UserError(f"--scale {args.scale}: must be in (0, 1], e.g. --scale 0.5")
+    if not 0 <= args.val < 100:
+        raise UserError(f"--validation {args.val}: a percentage from 0 to 99, e.g. --validation 20")
+    if args.classes < 1:
+        raise UserError(f"--classes {args.classes}: must be at least 1 (2 for object vs background)")
+    if args.base_channels < 1:
+        raise UserError(f"--base-channels {args.base_channels}: must be at least 1, e.g. 64 or 16")
+    if args.workers < 0:
+        raise UserError(f"--workers {args.workers}: must be 0 or more")
+    if args.load and args.resume:
+        raise UserError("--load and --resume together: --resume already restores the weights; give only one")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def compute_loss(logits: torch.Tensor, true_masks: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Cross-entropy (right class per pixel) + Dice loss (right overlap, so small objects count too)."""
+    logits = logits.float()  # the loss in fp32, also under mixed precision
+    if n_classes == 1:
+        logits = logits.squeeze(1)
+        target = true_masks.float()
+        return F.binary_cross_entropy_with_logits(logits, target) + dice_loss(torch.sigmoid(logits), target)
+    one_hot = F.one_hot(true_masks, n_classes).permute(0, 3, 1, 2).float()
+    return F.cross_entropy(logits, true_masks) + dice_loss(F.softmax(logits, dim=1), one_hot, multiclass=True)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: UNet, loader: DataLoader, device: torch.device, amp: bool,
+                          memory_format: torch.memory_format, max_batches: int = 32) -> None:
+    """Re-measure BatchNorm's running mean/variance with the current weights.
+
+    BatchNorm normalizes with batch statistics in training but with running averages in eval mode
+    (validation, predict.py). Those averages lag behind weights that changed a lot this epoch, which on a
+    small data set makes the eval-mode model predict nothing at all. A forward pass over (up to
+    max_batches of) the training images with a plain average (momentum=None) brings them up to date.
+    """
+    batchnorms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momentums = [bn.momentum for bn in batchnorms]
+    for bn in batchnorms:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average over the batches below
+    model.train()
+    for index, batch in enumerate(loader):
+        if index == max_batches:
+            break
+        images = batch["image"].to(device=device, dtype=torch.float32, memory_format=memory_format)
+        with autocast(device, amp):
+            model(images)
+    for bn, momentum in zip(batchnorms, momentums):
+        bn.momentum = momentum
+
+
+def build_model(args: argparse.Namespace, resume_checkpoint: dict | None) -> UNet:
+    """A new U-Net from the flags, the resumed run's U-Net, or the flags' U-Net with --load's weights."""
+    if resume_checkpoint is not None:
+        net = UNet(**resume_checkpoint["model_config"])
+        load_weights(net, resume_checkpoint["state_dict"], args.resume, "--resume")
+        return net
+    net = UNet(n_channels=3, n_classes=args.classes, bilinear=args.bilinear, base_channels=args.base_channels)
+    if args.load:
+        state_dict, _ = split_checkpoint(load_checkpoint(args.load, "--load"))
+        load_weights(net, state_dict, args.load, "--load")
+        logging.info(f"Model loaded from {args.load}")
+    return net
+
+
+def check_resume_checkpoint(checkpoint: dict, args: argparse.Namespace, mask_values: list) -> None:
+    missing = [key for key in ("state_dict", "model_config", "optimizer", "epoch", "history")
+               if key not in checkpoint]
+    if missing:
+        raise UserError(f"--resume {args.resume}: not a train.py checkpoint (no {', '.join(missing)}); "
+                        f"use --load {args.resume} to start a new run from its weights")
+    if checkpoint["epoch"] >= args.epochs:
+        raise UserError(f"--resume {args.resume}: already trained for {checkpoint['epoch']} epochs; "
+                        f"give --epochs larger than {checkpoint['epoch']}")
+    if checkpoint.get("mask_values") != mask_values:
+        raise UserError(f"--resume {args.resume}: trained on masks with values {checkpoint.get('mask_values')}, "
+                        f"but --data-dir {args.data_dir} has {mask_values}; resume on the same data")
+
+
+def make_checkpoint(model: UNet, optimizer, scheduler, scaler, epoch: int, history: dict, mask_values: list,
+                    args: argparse.Namespace) -> dict:
+    """Only tensors and plain Python values, so torch.load(weights_only=True) can read it back."""
+    return {
+        "state_dict": model.state_dict(),
+        "model_config": model.config(),
+        "mask_values": mask_values,
+        "epoch": epoch,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "grad_scaler": scaler.state_dict(),
+        "history": history,
+        "args": vars(args),
+    }
+
+
+def train_model(args: argparse.Namespace, rank: int, world_size: int, device: torch.device) -> None:
+    is_main = rank == 0  # only the first process logs, saves and plots
+
+    # 1. Create the dataset and split it into training and validation images
+    data_dir = Path(args.data_dir)
+    train_set, val_set, mask_values = split_dataset(
+        data_dir / "imgs", data_dir / "masks", args.scale, None, args.classes, args.val, args.seed, args.augment
+    )
+
+    # 2. Create the data loaders (each process gets its own share of the images under torchrun)
+    train_sampler = DistributedSampler(train_set, seed=args.seed) if world_size > 1 else None
+    val_sampler = DistributedSampler(val_set, shuffle=False) if world_size > 1 and len(val_set) else None
+    loader_args = dict(batch_size=args.batch_size, num_workers=args.workers, pin_memory=device.type == "cuda")
+    train_loader = DataLoader(train_set, shuffle=train_sampler is None, sampler=train_sampler,
+                              generator=torch.Generator().manual_seed(args.seed), **loader_args)
+    val_loader = DataLoader(val_set, shuffle=False, sampler=val_sampler, **loader_args)
+
+    # 3. Build the model (new, --load weights, or the --resume run's) and move it to the device
+    resume = load_checkpoint(args.resume, "--resume") if args.resume else None
+    if resume is not None:
+        check_resume_checkpoint(resume, args, mask_values)
+    model = build_model(args, resume)
+    memory_format = torch.channels_last if args.amp else torch.contiguous_format  # faster convolutions with AMP
+    model.to(device=device, memory_format=memory_format)
+    net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
+        if world_size > 1 else model
+
+    # 4. Set up the optimizer, the learning-rate schedule and the fp16 loss scaling
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, "max", patience=5)  # on validation Dice
+    scaler = grad_scaler(device, args.amp)
+    history = {"train loss": [], "validation Dice": []}
+    start_epoch = 1
+    if resume is not None:
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        scaler.load_state_dict(resume.get("grad_scaler", {}))
+        history = resume["history"]
+        start_epoch = resume["epoch"] + 1
+        logging.info(f"Resuming {args.resume} from epoch {start_epoch}")
+
+    logging.info(f"""Starting training:
+        Epochs:          {args.epochs}
+        Batch size:      {args.batch_size}
+        Learning rate:   {args.lr}
+        Training size:   {len(train_set)}
+        Validation size: {len(val_set)}
+        Device:          {device.type}{f' x {world_size} processes' if world_size > 1 else ''}
+        Images scaling:  {args.scale}
+        Mixed precision: {args.amp}
+        Model:           UNet({model.n_channels}, {model.n_classes}, bilinear={model.bilinear}, \
+base_channels={model.base_channels}), {sum(p.numel() for p in model.parameters()):,} parameters""")
+    wandb_run = init_wandb(args.wandb and is_main, "U-Net", vars(args))
+    checkpoint_dir = Path(args.checkpoint_dir)
+    finished_epochs = start_epoch - 1
+
+    # 5. Train: one pass over the training images per epoch, then validate, checkpoint and plot
+    try:
+        for epoch in range(start_epoch, args.epochs + 1):
+            model.train()
+            if train_sampler is not None:
+                train_sampler.set_epoch(epoch)  # a different shuffle each epoch, the same on every process
+            epoch_loss, n_batches = 0.0, 0
+            with tqdm(total=len(train_loader.sampler), desc=f"Epoch {epoch}/{args.epochs}", unit="img",
+                      leave=False, disable=not is_main) as pbar:
+                for batch in train_loader:
+                    images = batch["image"].to(device=device, dtype=torch.float32, memory_format=memory_format)
+                    true_masks = batch["mask"].to(device=device, dtype=torch.long)
+                    with autocast(device, args.amp):
+                        logits = net(images)
+                    loss = compute_loss(logits, true_masks, model.n_classes)
+
+                    optimizer.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    scaler.step(optimizer)
+                    scaler.update()
+
+                    epoch_loss += loss.item()
+                    n_batches += 1
+                    pbar.update(images.shape[0])
+                    pbar.set_postfix(loss=f"{loss.item():.3f}")
+
+            recalibrate_batchnorm(model, train_loader, device, args.amp, memory_format)
+            # Every process trained on its own share: average the loss and Dice over all of them.
+            train_loss = all_reduce_mean(epoch_loss / max(n_batches, 1), device)
+            history["train loss"].append(train_loss)
+            line = f"Epoch {epoch}/{args.epochs}: Loss = {train_loss:.3f}"
+            if len(val_set):
+                val_dice = all_reduce_mean(evaluate(model, val_loader, device, args.amp), device)
+                scheduler.step(val_dice)
+                history["validation Dice"].append(val_dice)
+                line += f", validation Dice = {val_dice:.3f}"
+            finished_epochs = epoch
+            if not is_main:
+                continue
+            print(line, flush=True)
+            save_checkpoint(make_checkpoint(model, optimizer, scheduler, scaler, epoch, history, mask_values, args),
+                            checkpoint_dir / f"checkpoint_epoch{epoch}.pth")
+            logging.info(f"Checkpoint {epoch} saved!")
+            plot_training_curves(history, checkpoint_dir / "training_curves.png", title="U-Net training")
+            if wandb_run is not None:
+                wandb_run.log({"epoch": epoch, "train loss": train_loss, "learning rate": optimizer.param_groups[0]["lr"],
+                               **({"validation Dice": history["validation Dice"][-1]} if len(val_set) else {})})
+    except KeyboardInterrupt:
+        # Ctrl-C: keep what was learned so far; --resume then redoes the unfinished epoch.
+        if is_main:
+            path = checkpoint_dir / "INTERRUPTED.pth"
+            history = {name: values[:finished_epochs] for name, values in history.items()}
+            save_checkpoint(make_checkpoint(model, optimizer, scheduler, scaler, finished_epochs, history,
+                                            mask_values, args), path)
+            logging.info(f"Interrupted: saved {path} (continue with --resume {path})")
+        raise
+    finally:
+        if wandb_run is not None:
+            wandb_run.finish()
+    if is_main:
+        logging.info(f"Training curves saved to {checkpoint_dir / 'training_curves.png'}")
+
+
+def main() -> None:
+    args = get_args()
+    check_args(args)
+
+    # Only the first process logs; the others would print every line again.
+    first_process = int(os.environ.get("RANK", 0)) == 0
+    logging.basicConfig(level=logging.INFO if first_process else logging.WARNING,
+                        format="%(levelname)s: %(message)s")
+    seed_everything(args.seed)
+
+    device = pick_device(args.device)
+    rank, world_size, device = setup_distributed(device)
+    logging.info(f"Using device {device}")
+    try:
+        train_model(args, rank, world_size, device)
+    except KeyboardInterrupt:
+        sys.exit(130)  # the usual exit code of a Ctrl-C'd program, without a traceback
+    finally:
+        cleanup_distributed()
+
+
+if __name__ == "__main__":
+    run_cli(main)
