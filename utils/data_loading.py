@@ -74,10 +74,14 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
-    """(width, height) after --scale; too small or out-of-range scales are a UserError."""
+def check_scale(scale: float) -> None:
     if not 0 < scale <= 1:
         raise UserError(f"--scale {scale}: must be in (0, 1], e.g. 0.5 to halve the image size")
+
+
+def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """(width, height) after --scale; too small or out-of-range scales are a UserError."""
+    check_scale(scale)
     new_width, new_height = int(width * scale), int(height * scale)
     if new_width < 1 or new_height < 1:
         raise UserError(f"--scale {scale}: a {width}x{height} image would become {new_width}x{new_height} "
@@ -229,8 +233,7 @@ class BasicDataset(Dataset):
                  mask_values: MaskValues | None = None):
         self.images_dir, self.masks_dir = Path(images_dir), Path(masks_dir)
         self.scale, self.n_classes, self.augment = scale, n_classes, augment
-        if not 0 < scale <= 1:
-            raise UserError(f"--scale {scale}: must be in (0, 1], e.g. 0.5 to halve the image size")
+        check_scale(scale)
 
         # 1. Find the images and their masks.
         _check_folder(self.images_dir)
