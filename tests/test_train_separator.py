@@ -1,0 +1,103 @@
+"""train_separator.py: a short run whose loss falls, the checkpoint it writes, --resume, the time budget,
+bad flags, and a 2-process torchrun (gloo) run. Tiny models (base_channels 4, 128 bins) on 4 s songs."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from separate import load_separator
+from test_tracks import synthetic_stems, write_musdb_track
+
+SCRIPT = Path(__file__).resolve().parent.parent / "vocal_separation_sanity_check" / "train_separator.py"
+TINY = ["--base-channels", "4", "--max-bin", "128", "--patch-frames", "32", "--batch-size", "4", "--seed", "0"]
+CHECKPOINT_KEYS = {"state_dict", "model_config", "stft", "targets", "max_bin", "epoch", "optimizer", "grad_scaler",
+                   "history", "best_sdr", "args"}
+
+
+@pytest.fixture(scope="module")
+def songs(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("songs")
+    for seed in range(3):
+        write_musdb_track(root / "train" / f"song {seed}", synthetic_stems(4.0, seed))
+    return root
+
+
+def train(*args, launcher: list[str] | None = None) -> subprocess.CompletedProcess:
+    command = (launcher or [sys.executable]) + [str(SCRIPT), *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)  # primitives and tensors only
+
+
+def test_short_run_loss_falls_and_checkpoint_has_everything(songs, tmp_path):
+    result = train("--root", songs, "--checkpoint-dir", tmp_path, "--epochs", "4", "--samples-per-epoch", "32",
+                   "--learning-rate", "3e-3", *TINY)
+    assert result.returncode == 0, result.stderr
+    assert "Epoch 4/4: loss" in result.stderr and "validation SDR vocals" in result.stderr
+    last = load(tmp_path / "last.pth")
+    assert CHECKPOINT_KEYS <= set(last)
+    assert last["epoch"] == 4 and last["targets"] == ["vocals"] and last["max_bin"] == 128
+    assert last["stft"] == {"sample_rate": 44100, "n_fft": 4096, "hop_length": 1024, "window": "hann"}
+    assert last["model_config"] == {"n_targets": 1, "max_bin": 128, "n_audio_channels": 2, "base_channels": 4}
+    losses = last["history"]["train loss"]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    sdrs = last["history"]["validation SDR vocals (dB)"]
+    assert max(sdrs) == pytest.approx(load(tmp_path / "best.pth")["best_sdr"])
+    assert (tmp_path / "training_curves.png").stat().st_size > 0
+    # The normalization statistics are part of the model, so separate.py needs nothing but the file.
+    assert last["state_dict"]["input_mean"].shape == (128,) and last["state_dict"]["input_mean"].abs().sum() > 0
+    assert load_separator(tmp_path / "best.pth", torch.device("cpu")).output_names == ["vocals", "accompaniment"]
+
+    resumed = train("--root", songs, "--checkpoint-dir", tmp_path, "--epochs", "5", "--samples-per-epoch", "32",
+                    "--resume", tmp_path / "last.pth", *TINY)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resumed from" in resumed.stderr and "Epoch 5/5" in resumed.stderr and "Epoch 1/5" not in resumed.stderr
+    assert len(load(tmp_path / "last.pth")["history"]["train loss"]) == 5
+
+
+def test_time_budget_stops_cleanly_with_a_checkpoint(songs, tmp_path):
+    result = train("--root", songs, "--checkpoint-dir", tmp_path, "--max-minutes", "0.02",
+                   "--samples-per-epoch", "100000", "--targets", "vocals", "drums", *TINY)
+    assert result.returncode == 0, result.stderr
+    assert "(time budget reached)" in result.stderr
+    checkpoint = load(tmp_path / "best.pth")
+    assert checkpoint["epoch"] == 1 and checkpoint["targets"] == ["vocals", "drums"]
+    assert checkpoint["model_config"]["n_targets"] == 2
+
+
+def test_two_process_torchrun_on_gloo(songs, tmp_path):
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517"]
+    result = train("--root", songs, "--checkpoint-dir", tmp_path, "--epochs", "1", "--samples-per-epoch", "16",
+                   "--device", "cpu", *TINY, launcher=launcher)
+    assert result.returncode == 0, result.stderr
+    assert "2 process(es)" in result.stderr and "Epoch 1/1" in result.stderr
+    assert load(tmp_path / "last.pth")["epoch"] == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "0"], "--epochs 0: must be at least 1"),
+    (["--learning-rate", "-1"], "--learning-rate -1.0: must be positive"),
+    (["--max-minutes", "0"], "--max-minutes 0.0: must be positive"),
+    (["--targets", "voice"], "--targets voice: unknown target"),
+    (["--patch-frames", "1000"], "--patch-frames 1000: the shortest training song has only"),
+    (["--targets", "vocals", "drums", "bass", "other", "--drop", "bass"], "no bass stem"),
+    (["--root", "EMPTY"], "no tracks found"),
+])
+def test_bad_flags_and_data_give_one_error_line(songs, tmp_path, args, message):
+    root = songs
+    if "--drop" in args:  # a copy of one song without its bass stem
+        args = args[:-2]
+        root = write_musdb_track(tmp_path / "train" / "no bass", synthetic_stems(2.0)).parent.parent
+        (root / "train" / "no bass" / "bass.wav").unlink()
+    if "EMPTY" in args:
+        args, root = [], tmp_path / "empty"
+        root.mkdir()
+    result = train("--root", root, "--checkpoint-dir", tmp_path / "ck", *TINY, *args)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert not (tmp_path / "ck" / "last.pth").exists()
