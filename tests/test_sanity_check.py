@@ -119,5 +119,10 @@ def test_bad_inputs_are_one_line_errors(song, tmp_path):
     expect(tmp_path / "mono.wav", "2 channel(s)", "mono.wav has 1")
     with pytest.raises(UserError, match="no vocals.wav"):
         sanity_check.main(["--track", str(write_musdb_track(tmp_path / "inst", {"bass": vocals}))])
+    intro = np.concatenate([np.zeros((2, RATE), np.float32), vocals[:, RATE:]], axis=1)  # no singing for 1 s
+    write_audio(tmp_path / "intro" / "vocals.wav", intro, RATE)
+    write_audio(tmp_path / "intro" / "mixture.wav", load_audio(mixture) - vocals + intro, RATE)
+    with pytest.raises(UserError, match="--frames 20: the vocal is silent in the first 0.44 s; give more frames"):
+        sanity_check.main(["--track", str(tmp_path / "intro"), "--frames", "20"])
     with pytest.raises(UserError, match="--frames 1"):
         sanity_check.main(["--track", str(song), "--frames", "1"])

@@ -26,6 +26,7 @@ from metrics import sdr
 from tracks import load_matching, read_track_folder
 from utils.errors import UserError, run_cli
 
+SILENCE_RATIO = 1e-6  # a vocal 60 dB below the mixture counts as silent
 PLOT_MAX_HZ = 8000  # voices and most instruments live below 8 kHz; the full band would squash them
 
 
@@ -179,6 +180,12 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                 f"({samples / rate:.2f} s of {mixture.shape[-1] / rate:.2f} s)"
             )
             mixture, vocals = mixture[:, :samples], vocals[:, :samples]
+            # An intro without singing leaves nothing to score: the SDR of silence means nothing
+            if np.sum(vocals.astype(np.float64) ** 2) < SILENCE_RATIO * np.sum(mixture.astype(np.float64) ** 2):
+                raise UserError(
+                    f"--frames {args.frames}: the vocal is silent in the first {samples / rate:.2f} s; "
+                    f"give more frames (e.g. --frames {4 * args.frames}) or leave --frames out"
+                )
         else:
             logging.info(f"Quick mode: the song is shorter than {args.frames} frames, using all of it")
 
