@@ -1,6 +1,7 @@
 """Checkpoints: written atomically, read with weights_only=True so a checkpoint can never run code."""
 import os
 import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -25,9 +26,13 @@ def load_checkpoint(path: str | Path, flag: str = "--model") -> dict:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        # torch's message starts with advice to load with weights_only=False (running the file's code):
+        # quote only the name of the refused Python object.
+        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        if refused is None:  # not a pickle of a checkpoint at all (text, another format)
+            raise UserError(f"{flag} {path}: not a PyTorch checkpoint; give a .pth file saved by train.py") from None
         raise UserError(
-            f"{flag} {path}: refused to load, it holds Python objects other than tensors ({first_line}); "
+            f"{flag} {path}: refused to load, it holds a Python object ({refused.group(1)}) that could run code; "
             "only checkpoints of plain tensors and numbers are loaded, re-save it as a state_dict"
         ) from None
     except Exception as error:  # torch raises many kinds for a file that is not a checkpoint
