@@ -1,0 +1,132 @@
+"""make_demo_songs.py: MUSDB18-HQ layout, exact stem sums, determinism, and stems that sound like their parts."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import make_demo_songs
+from make_demo_songs import STEMS, make_song, song_rng
+
+SCRIPT = Path(__file__).resolve().parent.parent / "vocal_separation_sanity_check" / "make_demo_songs.py"
+FILES = {"mixture.wav"} | {f"{stem}.wav" for stem in STEMS}
+
+
+def run_script(*flags: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *flags], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory) -> Path:
+    """One 3-second train song and one test song, written by the command line, from another folder."""
+    work = tmp_path_factory.mktemp("work")
+    result = run_script("--out", "songs", "--train", "1", "--test", "1", "--seconds", "3", "--seed", "0", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert "Wrote 1 train + 1 test songs (3.0 s each) to songs" in result.stderr
+    return work / "songs"
+
+
+def read_track(folder: Path) -> dict[str, np.ndarray]:
+    return {path.stem: sf.read(path, dtype="float32", always_2d=True)[0].T for path in folder.glob("*.wav")}
+
+
+def frame_rms(audio: np.ndarray, frame: int = 1024) -> np.ndarray:
+    mono = audio.mean(axis=0)
+    n = mono.size // frame
+    return np.sqrt(np.mean(mono[:n * frame].reshape(n, frame) ** 2, axis=1))
+
+
+def test_layout_and_names(demo_root):
+    assert sorted(p.name for p in demo_root.iterdir()) == ["test", "train"]
+    for split in ("train", "test"):
+        tracks = list((demo_root / split).iterdir())
+        assert len(tracks) == 1
+        name = tracks[0].name
+        assert " - " in name and name.count(" ") >= 3  # 'Artist Name - Song Title', like MUSDB
+        assert {p.name for p in tracks[0].iterdir()} == FILES
+    assert next((demo_root / "train").iterdir()).name != next((demo_root / "test").iterdir()).name
+
+
+def test_files_are_44k_stereo_float_of_the_asked_length(demo_root):
+    for path in demo_root.rglob("*.wav"):
+        info = sf.info(path)
+        assert (info.samplerate, info.channels, info.subtype, info.frames) == (44100, 2, "FLOAT", 3 * 44100), path
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_mixture_is_the_sum_of_the_stems_and_peaks_below_one(demo_root, split):
+    track = read_track(next((demo_root / split).iterdir()))
+    total = sum(track[stem] for stem in STEMS)
+    assert np.max(np.abs(track["mixture"] - total)) < 1e-5
+    for name, audio in track.items():
+        assert np.all(np.isfinite(audio)), name
+    assert 0.3 < np.max(np.abs(track["mixture"])) < 1.0
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_every_stem_is_clearly_audible(demo_root, split):
+    track = read_track(next((demo_root / split).iterdir()))
+    mixture_rms = np.sqrt(np.mean(track["mixture"] ** 2))
+    for stem in STEMS:
+        rms = np.sqrt(np.mean(track[stem] ** 2))
+        assert rms > 10 ** (-25 / 20) * mixture_rms, f"{stem} is {20 * np.log10(rms / mixture_rms):.1f} dB"
+        assert np.std(track[stem][0] - track[stem][1]) > 0 or stem == "bass"  # a stereo mix, not mono copies
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_vocals_rest_somewhere_and_sing_elsewhere(demo_root, split):
+    rms = frame_rms(read_track(next((demo_root / split).iterdir()))["vocals"])
+    silent = rms < 1e-3 * rms.max()
+    loud = rms > 0.3 * rms.max()
+    assert silent.sum() >= 3 and loud.sum() >= 10, (silent.sum(), loud.sum())
+
+
+def test_the_file_song_is_the_in_memory_song_of_the_same_seed(demo_root):
+    """Any one song can be remade alone: seed (0, 'train', 0) in memory equals the written train track."""
+    song = make_song(song_rng(0, "train", 0), 3.0)
+    track = read_track(next((demo_root / "train").iterdir()))
+    for name in ("mixture",) + STEMS:
+        np.testing.assert_array_equal(song[name], track[name])
+
+
+def test_make_song_is_deterministic_and_seeds_differ():
+    first, again, other = make_song(7, 2.0), make_song(7, 2.0), make_song(8, 2.0)
+    assert set(first) == {"mixture", *STEMS}
+    for name in first:
+        assert first[name].shape == (2, 88200) and first[name].dtype == np.float32
+        np.testing.assert_array_equal(first[name], again[name])
+        assert not np.allclose(first[name], other[name]), name
+
+
+def test_vocals_sing_a_pitched_melody_in_a_singer_range():
+    """The voice is periodic (a pitch between 80 Hz and 1 kHz) and its pitch moves, unlike a held tone."""
+    rng = np.random.default_rng(3)
+    plan = make_demo_songs.plan_song(rng, 4.0, 22050)
+    singer = make_demo_songs.random_singer(rng)
+    phrases = make_demo_songs.vocal_phrases(plan, singer, rng)
+    voice = make_demo_songs.sing(phrases, singer, plan, rng)
+    notes = [note for phrase in phrases for note in phrase]
+    assert len({note.pitch for note in notes}) >= 2 and all(singer.low <= n.pitch <= singer.high for n in notes)
+    note = max(notes, key=lambda n: n.duration)  # the middle of the longest note: a steady vowel
+    middle = int((note.start + note.duration / 2) * 22050)
+    segment = voice[middle - 1024:middle + 1024] * np.hanning(2048)
+    correlation = np.correlate(segment, segment, mode="full")[2047:]
+    expected_lag = 22050 / make_demo_songs.midi_to_hz(note.pitch)
+    lag = np.argmax(correlation[int(22050 / 1000):int(22050 / 80)]) + int(22050 / 1000)
+    assert abs(lag / expected_lag - round(lag / expected_lag)) < 0.1 and correlation[lag] > 0.5 * correlation[0]
+
+
+def test_bad_flags_are_one_line_errors(tmp_path):
+    result = run_script("--train", "0", "--test", "0", cwd=tmp_path)
+    assert result.returncode == 2 and "ERROR: --train 0 --test 0" in result.stderr and "Traceback" not in result.stderr
+    result = run_script("--seconds", "0.5", cwd=tmp_path)
+    assert result.returncode == 2 and "ERROR: --seconds 0.5" in result.stderr
+
+
+def test_refuses_to_mix_with_tracks_of_another_run(tmp_path):
+    (tmp_path / "songs" / "train" / "Some Old Track").mkdir(parents=True)
+    result = run_script("-o", "songs", "-t", "1", "-e", "0", "-s", "1", cwd=tmp_path)
+    assert result.returncode == 2 and "already holds other tracks" in result.stderr
+    assert "Some Old Track" in result.stderr
