@@ -610,7 +610,8 @@ def metallic(t: np.ndarray, base: float, rng: np.random.Generator) -> np.ndarray
 
 def kick(params: np.random.Generator, noise: np.random.Generator, sr: int) -> np.ndarray:
     t = times(0.6, sr)
-    high, low, sweep, decay = params.uniform(110, 200), params.uniform(42, 62), params.uniform(0.02, 0.06), params.uniform(0.12, 0.35)
+    high, low = params.uniform(110, 200), params.uniform(42, 62)
+    sweep, decay = params.uniform(0.02, 0.06), params.uniform(0.12, 0.35)
     click_level, drive = params.uniform(0.1, 0.4), params.uniform(1.0, 3.0)
     frequency = low + (high - low) * np.exp(-t / sweep)  # the drum head's pitch drops as it settles
     body = np.sin(2 * np.pi * np.cumsum(frequency) / sr) * np.exp(-t / decay)
@@ -638,11 +639,13 @@ def cymbal(params: np.random.Generator, noise: np.random.Generator, sr: int, rid
     t = times(2.6, sr)
     if ride:  # a ride rings with clear inharmonic partials, the stick's ping on top
         partials = params.uniform(2500, 9000, 10)
-        tone = (np.sin(2 * np.pi * partials[:, None] * t[None, :]) * np.exp(-t[None, :] / params.uniform(0.3, decay, (10, 1)))).sum(0)
+        decays = params.uniform(0.3, decay, (10, 1))
+        tone = (np.sin(2 * np.pi * partials[:, None] * t[None, :]) * np.exp(-t[None, :] / decays)).sum(0)
         hiss = filtered(noise.standard_normal(t.size), "highpass", 5000, sr) * np.exp(-t / 0.25)
         return 0.2 * tone + hiss
     metal = 0.4 * metallic(t, params.uniform(350, 500), params) + noise.standard_normal(t.size)
-    return filtered(metal, "highpass", params.uniform(3000, 5000), sr, 4) * np.exp(-t / decay) * (1 - np.exp(-t / 0.003))
+    envelope = np.exp(-t / decay) * (1 - np.exp(-t / 0.003))
+    return filtered(metal, "highpass", params.uniform(3000, 5000), sr, 4) * envelope
 
 
 def tom(params: np.random.Generator, noise: np.random.Generator, sr: int, base: float) -> np.ndarray:
@@ -656,7 +659,8 @@ def tom(params: np.random.Generator, noise: np.random.Generator, sr: int, base: 
 
 DRUM_PIECES = {
     "kick": kick, "snare": snare,
-    "hat_closed": lambda p, n, sr: hihat(p, n, sr, (0.025, 0.06)), "hat_open": lambda p, n, sr: hihat(p, n, sr, (0.2, 0.4)),
+    "hat_closed": lambda p, n, sr: hihat(p, n, sr, (0.025, 0.06)),
+    "hat_open": lambda p, n, sr: hihat(p, n, sr, (0.2, 0.4)),
     "crash": lambda p, n, sr: cymbal(p, n, sr, ride=False), "ride": lambda p, n, sr: cymbal(p, n, sr, ride=True),
     "tom_high": lambda p, n, sr: tom(p, n, sr, 180), "tom_mid": lambda p, n, sr: tom(p, n, sr, 130),
     "tom_low": lambda p, n, sr: tom(p, n, sr, 90),
@@ -691,7 +695,8 @@ def drum_hits(plan: SongPlan, rng: np.random.Generator) -> list[tuple[float, str
             fill_from = int(rng.choice([8, 12, 12]))
         for step in range(16):
             for lane, pattern in groove.items():
-                if step >= fill_from or pattern[step] == "." or (section == "intro" and sparse_intro and lane == "snare"):
+                quiet_intro = section == "intro" and sparse_intro and lane == "snare"
+                if step >= fill_from or pattern[step] == "." or quiet_intro:
                     continue
                 piece = {"kick": "kick", "snare": "snare", "hat": "hat_closed"}[lane]
                 if lane == "hat" and pattern[step] == "o":
@@ -711,7 +716,8 @@ def drum_hits(plan: SongPlan, rng: np.random.Generator) -> list[tuple[float, str
             for step in range(fill_from, 16):
                 if rng.random() < 0.85:
                     piece = drums[min(len(drums) - 1, (step - fill_from) * len(drums) // (16 - fill_from))]
-                    hits.append((plan.sixteenth_time(bar, step), piece, 0.6 + 0.4 * (step - fill_from) / (16 - fill_from)))
+                    velocity = 0.6 + 0.4 * (step - fill_from) / (16 - fill_from)
+                    hits.append((plan.sixteenth_time(bar, step), piece, velocity))
     return [(time + rng.normal(0, 0.004), piece, velocity) for time, piece, velocity in hits]
 
 
@@ -752,7 +758,8 @@ BASS_PATTERNS = {  # (beat, length in beats, which note): R root, 5 fifth, 8 oct
     "eighths": tuple((i / 2, 0.45, "R") for i in range(7)) + ((3.5, 0.45, "A"),),
     "root_fifth": ((0, 0.9, "R"), (1, 0.9, "5"), (2, 0.9, "R"), (3, 0.9, "5")),
     "octaves": tuple((i / 2, 0.4, "R" if i % 2 == 0 else "8") for i in range(8)),
-    "syncopated": ((0, 0.7, "R"), (0.75, 0.25, "R"), (1.5, 0.5, "5"), (2.5, 0.5, "R"), (3, 0.45, "8"), (3.5, 0.45, "A")),
+    "syncopated": ((0, 0.7, "R"), (0.75, 0.25, "R"), (1.5, 0.5, "5"), (2.5, 0.5, "R"), (3, 0.45, "8"),
+                   (3.5, 0.45, "A")),
 }
 
 
@@ -763,7 +770,9 @@ def bass_line(plan: SongPlan, rng: np.random.Generator) -> list[Note]:
     articulation = rng.uniform(0.75, 1.0)
     notes = []
     for bar, section in enumerate(plan.sections):
-        pattern = chorus if section in ("chorus", "outro") else BASS_PATTERNS["whole"] if section == "intro" and rng.random() < 0.5 else verse
+        pattern = chorus if section in ("chorus", "outro") else verse
+        if section == "intro" and rng.random() < 0.5:
+            pattern = BASS_PATTERNS["whole"]
         root = lowest + (plan.chord_pitch_classes(bar)[0] - lowest) % 12
         next_root = lowest + (plan.chord_pitch_classes(bar + 1)[0] - lowest) % 12
         for beat, length, kind in pattern:
@@ -814,7 +823,8 @@ def render_bass(plan: SongPlan, rng: np.random.Generator) -> np.ndarray:
 # Other: chord instruments and an instrumental lead
 # ---------------------------------------------------------------------------------------------------------
 STRUM_PATTERNS = ("D.DU.UDU", "D.D.D.D.", "D..UD.DU", "D...D...", "DUDUDUDU", "D.DUDUDU", "D..D..D.")
-PICKING_PATTERNS = ((0, 2, 3, 4, 5, 4, 3, 2), (0, 3, 4, 3, 1, 3, 4, 3), (0, 2, 4, 5, 0, 2, 4, 5), (0, 4, 3, 5, 1, 4, 3, 5))
+PICKING_PATTERNS = ((0, 2, 3, 4, 5, 4, 3, 2), (0, 3, 4, 3, 1, 3, 4, 3), (0, 2, 4, 5, 0, 2, 4, 5),
+                    (0, 4, 3, 5, 1, 4, 3, 5))  # which string of the six, per 8th note
 
 
 def close_voicing(pitch_classes: list[int], low: int, center: float) -> list[int]:
@@ -824,8 +834,10 @@ def close_voicing(pitch_classes: list[int], low: int, center: float) -> list[int
         if bottom % 12 not in pitch_classes:
             continue
         notes = [bottom]
-        for _ in range(2):
-            notes.append(next(p for p in range(notes[-1] + 1, notes[-1] + 13) if p % 12 in pitch_classes and p % 12 not in {q % 12 for q in notes}))
+        for _ in range(2):  # stack the next chord tone not used yet
+            used = {q % 12 for q in notes}
+            notes.append(next(p for p in range(notes[-1] + 1, notes[-1] + 13)
+                              if p % 12 in pitch_classes and p % 12 not in used))
         distance = abs(np.mean(notes) - center)
         if distance < best_distance:
             best, best_distance = notes, distance
@@ -904,7 +916,8 @@ def piano(plan: SongPlan, rng: np.random.Generator, bars: list[int]) -> np.ndarr
                 break
             tau = sustain * 3.0 * (261.6 / f0) ** 0.5 / (1 + 0.3 * (k - 1))  # high notes, high partials fade fast
             envelope = 0.6 * np.exp(-t / (0.15 * tau)) + 0.4 * np.exp(-t / tau)
-            tone += np.exp(-(k - 1) / hardness) / k * envelope * np.sin(2 * np.pi * frequency * t + noise.uniform(0, 6.3))
+            level = np.exp(-(k - 1) / hardness) / k  # a harder hammer excites more partials
+            tone += level * envelope * np.sin(2 * np.pi * frequency * t + noise.uniform(0, 6.3))
         hammer = filtered(noise.standard_normal(n), "lowpass", 3000, sr) * np.exp(-t / 0.005) * 0.05
         return tone + hammer
 
@@ -919,15 +932,18 @@ def piano(plan: SongPlan, rng: np.random.Generator, bars: list[int]) -> np.ndarr
         notes.append(Note(start, plan.bar * 0.95, left, 0.8))
         if style == "broken":  # an arpeggio in 8ths over the chord
             order = chord + [chord[0] + 12] + chord[::-1][1:] + [chord[1]]
-            notes += [Note(plan.sixteenth_time(bar, 2 * i), plan.beat, order[i % len(order)], rng.uniform(0.5, 0.8)) for i in range(8)]
+            notes += [Note(plan.sixteenth_time(bar, 2 * i), plan.beat, order[i % len(order)], rng.uniform(0.5, 0.8))
+                      for i in range(8)]
             continue
         beats = {"block": (0, 2), "pulse": (0, 1, 2, 3), "ballad": (0,)}[style]
         for beat in beats:
             length = (4 / len(beats)) * plan.beat * (0.6 if style == "pulse" else 0.95)
-            notes += [Note(start + beat * plan.beat + 0.005 * i, length, p, rng.uniform(0.6, 0.9)) for i, p in enumerate(chord)]
+            notes += [Note(start + beat * plan.beat + 0.005 * i, length, p, rng.uniform(0.6, 0.9))
+                      for i, p in enumerate(chord)]
     stereo = np.zeros((2, plan.n_samples))
     for note in notes:  # low notes a little left, high notes right, as the pianist hears it
-        add_into(stereo, note.start * sr, pan(sampler.note(note.pitch, note.duration, note.velocity), (note.pitch - 60) / 40))
+        sound = sampler.note(note.pitch, note.duration, note.velocity)
+        add_into(stereo, note.start * sr, pan(sound, (note.pitch - 60) / 40))
     return stereo
 
 
@@ -940,10 +956,12 @@ def pad_or_organ(plan: SongPlan, rng: np.random.Generator, bars: list[int], orga
     def render(pitch: float, n: int, noise: np.random.Generator) -> np.ndarray:
         f0, t = float(midi_to_hz(pitch)), np.arange(n) / sr
         if organ:
-            tone = sum(level * np.sin(2 * np.pi * ratio * f0 * t) for level, ratio in zip(drawbars, (0.5, 1, 1.5, 2, 3, 4, 6)) if ratio * f0 < 0.45 * sr)
+            tone = sum(level * np.sin(2 * np.pi * ratio * f0 * t)
+                       for level, ratio in zip(drawbars, (0.5, 1, 1.5, 2, 3, 4, 6)) if ratio * f0 < 0.45 * sr)
             wobble = 0.15 * np.sin(2 * np.pi * tremolo * t)  # rotating speaker: opposite phase in each ear
             return np.stack([tone * (1 + wobble), tone * (1 - wobble)]) * (1 - np.exp(-t / 0.01))
-        voices = [poly_blep_saw(f0 * 2 ** (cents / 1200) * t + noise.random(), np.full(n, f0 / sr)) for cents in (-detune, 0, detune)]
+        voices = [poly_blep_saw(f0 * 2 ** (cents / 1200) * t + noise.random(), np.full(n, f0 / sr))
+                  for cents in (-detune, 0, detune)]
         stereo = np.stack([voices[0] + 0.6 * voices[1], voices[2] + 0.6 * voices[1]])  # detuned saws, spread wide
         return filtered(stereo, "lowpass", cutoff, sr) * (1 - np.exp(-t / attack))
 
@@ -952,14 +970,17 @@ def pad_or_organ(plan: SongPlan, rng: np.random.Generator, bars: list[int], orga
     stereo = np.zeros((2, plan.n_samples))
     for bar in bars:
         chord = close_voicing(plan.chord_pitch_classes(bar), 48 if not organ else 53, 60 if not organ else 65)
-        starts = [(bar * plan.bar + (i + 0.5) * plan.beat, 0.3 * plan.beat) for i in range(4)] if stabs else [(bar * plan.bar, plan.bar)]
+        starts = [(bar * plan.bar, plan.bar)]
+        if stabs:
+            starts = [(bar * plan.bar + (i + 0.5) * plan.beat, 0.3 * plan.beat) for i in range(4)]
         for start, length in starts:
             for pitch in chord:
                 add_into(stereo, start * sr, sampler.note(pitch, length, 0.7))
     return stereo
 
 
-def lead_windows(plan: SongPlan, phrases: list[list[Note]], rng: np.random.Generator) -> list[tuple[float, float, float]]:
+def lead_windows(plan: SongPlan, phrases: list[list[Note]],
+                 rng: np.random.Generator) -> list[tuple[float, float, float]]:
     """Where the instrumental lead plays (start beat, end beat, loudness): where the singer does not,
     and sometimes a quiet counter-melody under the voice."""
     windows = []
@@ -1004,11 +1025,13 @@ def lead_line(plan: SongPlan, rng: np.random.Generator, phrases: list[list[Note]
         tone = np.sin(2 * np.pi * phase) + 0.25 * np.sin(4 * np.pi * phase) + 0.06 * np.sin(6 * np.pi * phase)
         tone += 0.08 * filtered(rng.standard_normal(n), "bandpass", [1000, 5000], sr)
     elif timbre == "square":
-        tone = filtered(poly_blep_saw(phase, step) - poly_blep_saw(phase + 0.5, step), "lowpass", rng.uniform(1500, 5000), sr)
+        square = poly_blep_saw(phase, step) - poly_blep_saw(phase + 0.5, step)
+        tone = filtered(square, "lowpass", rng.uniform(1500, 5000), sr)
     else:
         tone = filtered(poly_blep_saw(phase, step), "lowpass", rng.uniform(2000, 6000), sr)
         if timbre == "strings":  # a violin body's fixed resonances: formant-like, but they never move
-            tone = sum(filtered(tone, "bandpass", [f * 0.8, f * 1.25], sr) * g for f, g in ((450, 1.0), (1100, 0.7), (2600, 0.5)))
+            tone = sum(filtered(tone, "bandpass", [f * 0.8, f * 1.25], sr) * gain
+                       for f, gain in ((450, 1.0), (1100, 0.7), (2600, 0.5)))
     return stereo_spread(tone * to_samples(gate, n), rng, sr)
 
 
@@ -1044,7 +1067,8 @@ def arpeggio(plan: SongPlan, rng: np.random.Generator, bars: list[int]) -> np.nd
         chord = close_voicing(plan.chord_pitch_classes(bar), 64, 72)
         order = chord + [chord[0] + 12] if rng.random() < 0.5 else chord + [chord[0] + 12] + chord[::-1][:-1]
         for i, position in enumerate(range(0, 16, step)):
-            notes.append(Note(plan.sixteenth_time(bar, position), step * plan.beat / 4, order[i % len(order)], rng.uniform(0.6, 0.9)))
+            notes.append(Note(plan.sixteenth_time(bar, position), step * plan.beat / 4, order[i % len(order)],
+                              rng.uniform(0.6, 0.9)))
     mono = np.zeros(plan.n_samples)
     play(mono, sampler, notes, sr)
     return stereo_spread(mono, rng, sr)
@@ -1059,7 +1083,9 @@ def render_other(plan: SongPlan, rng: np.random.Generator, phrases: list[list[No
     parts = [str(part) for part in rng.choice(CHORD_PARTS, size=int(rng.integers(1, 3)), replace=False)]
     track = np.zeros((2, plan.n_samples))
     for i, part in enumerate(parts):
-        bars = choruses if i == 1 and choruses and rng.random() < 0.5 else every_bar  # a second part can join in the chorus
+        bars = every_bar
+        if i == 1 and choruses and rng.random() < 0.5:  # a second part can join in the choruses only
+            bars = choruses
         if part == "strummed_guitar":
             sound = strummed_guitar(plan, rng, bars)
         elif part == "picked_guitar":
@@ -1082,7 +1108,9 @@ def mix(stems: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.
     """Level the stems (vocals -6..+3 dB against the band), then scale all by one factor so that the
     mixture peaks below 1. The mixture is the float32 sum of the float32 stems, so files add up exactly."""
     levels = {"drums": 0.0, "bass": rng.uniform(-4, 1), "other": rng.uniform(-4, 1)}
-    stems = {name: normalized(stems[name]) * 10 ** (levels[name] / 20) if name in levels else stems[name] for name in STEMS}
+    stems = dict(stems)
+    for name, level in levels.items():
+        stems[name] = normalized(stems[name]) * 10 ** (level / 20)
     band = active_rms(stems["drums"] + stems["bass"] + stems["other"])
     stems["vocals"] = normalized(stems["vocals"]) * band * 10 ** (rng.uniform(-6, 3) / 20)
     peak = np.abs(sum(stems.values())).max()
@@ -1092,7 +1120,8 @@ def mix(stems: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.
     return {"mixture": mixture, **song}
 
 
-def make_song(rng_or_seed: np.random.Generator | int, seconds: float, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+def make_song(rng_or_seed: np.random.Generator | int, seconds: float,
+              sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
     """One song in memory: {'mixture', 'vocals', 'drums', 'bass', 'other'} -> float32 (2, samples) arrays.
 
     'mixture' is the sum of the four stems. The same seed (or generator state) gives the same song.
@@ -1100,7 +1129,8 @@ def make_song(rng_or_seed: np.random.Generator | int, seconds: float, sample_rat
     rng = rng_or_seed if isinstance(rng_or_seed, np.random.Generator) else np.random.default_rng(rng_or_seed)
     plan = plan_song(rng, seconds, sample_rate)
     # each stem draws from its own generator, so a change in one instrument does not reshuffle the others
-    vocal_rng, drum_rng, bass_rng, other_rng, mix_rng = (np.random.default_rng(s) for s in rng.integers(2 ** 63, size=5))
+    seeds = rng.integers(2 ** 63, size=5)
+    vocal_rng, drum_rng, bass_rng, other_rng, mix_rng = (np.random.default_rng(seed) for seed in seeds)
     singer = random_singer(vocal_rng)
     phrases = vocal_phrases(plan, singer, vocal_rng)
     stems = {"vocals": render_vocals(plan, vocal_rng, singer, phrases), "drums": render_drums(plan, drum_rng),
