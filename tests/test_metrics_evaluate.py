@@ -103,7 +103,7 @@ def test_evaluate_estimates_end_to_end(dataset):
          "--targets", "vocals", "--out", out], capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr
-    assert "Summary over 2 tracks" in result.stdout
+    assert "Summary over 2 track(s)" in result.stdout
     results = json.loads((out / "results.json").read_text())
     rows = {(row["track"], row["method"]): row for row in results["tracks"]}
     assert sorted({track for track, _ in rows}) == ["song_a", "song_b"]

@@ -33,6 +33,8 @@ from metrics import bsseval_v4, framewise_sdr, sdr
 from tracks import TRACK_EXTENSIONS, Track, find_tracks, load_track
 from utils.errors import UserError, run_cli
 
+COLUMN_LABELS = {"SDR": "SDR", "SDR_median": "1s-median", "SDR_mean": "mean SDR", "museval_SDR": "museval SDR"}
+
 # A source of estimates: (track, mixture (C, S)) -> {target: (C, S)}
 Estimator = Callable[[Track, np.ndarray], dict[str, np.ndarray]]
 
@@ -145,10 +147,10 @@ def format_table(rows: list[dict], value_keys: tuple[str, str], title: str) -> s
     targets = list(dict.fromkeys(row["target"] for row in rows))
     methods = list(dict.fromkeys(row["method"] for row in rows))
     columns = [(target, key) for target in targets for key in value_keys]
-    lines = [title, f"{'':<12}" + "".join(f"{target + ' ' + key:>26}" for target, key in columns)]
+    lines = [title, f"{'':<12}" + "".join(f"{target + ' ' + COLUMN_LABELS[key]:>24}" for target, key in columns)]
     for method in methods:
         values = {(row["target"], key): row[key] for row in rows if row["method"] == method for key in value_keys}
-        lines.append(f"{method:<12}" + "".join(f"{values[column]:>26.2f}" for column in columns))
+        lines.append(f"{method:<12}" + "".join(f"{values[column]:>24.2f}" for column in columns))
     return "\n".join(lines)
 
 
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     # 1. Find the tracks
     tracks = find_tracks(args.root, args.split or None)
-    logging.info(f"{len(tracks)} tracks in {args.root / args.split}")
+    logging.info(f"{len(tracks)} track(s) in {args.root / args.split}")
 
     # 2. Where the estimates come from, at which STFT settings and for which targets
     if args.model is not None:
@@ -227,14 +229,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     # 4. Summary on screen, results on disk
     summary = summarize(rows)
-    print(format_table(summary, ("SDR_mean", "SDR_median"),
-                       f"\nSummary over {len(tracks)} tracks: mean whole-song SDR, median of 1 s-frame medians (dB)"))
+    title = f"\nSummary over {len(tracks)} track(s): mean of whole-song SDRs, median of 1 s-frame medians (dB)"
+    print(format_table(summary, ("SDR_mean", "SDR_median"), title))
     if any("museval_SDR" in entry for entry in summary):
         print(format_table(summary, ("museval_SDR",), "\nmuseval BSSEval v4 SDR, median over frames then tracks (dB)"))
     meta = {"root": str(args.root), "split": args.split, "source": str(args.model or args.estimates),
             "stft": settings.to_dict(), "targets": targets}
     write_results(args.out, rows, summary, meta)
-    plot_results(summary, args.out / "results.png", f"{len(tracks)} tracks of {args.root.name}/{args.split}")
+    plot_results(summary, args.out / "results.png", f"{len(tracks)} track(s) of {args.root.name}/{args.split}")
     logging.info(f"Wrote results.json, results.csv and results.png to {args.out}")
     return summary
 
