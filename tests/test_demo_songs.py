@@ -39,7 +39,8 @@ def frame_rms(audio: np.ndarray, frame: int = 1024) -> np.ndarray:
 
 
 def test_layout_and_names(demo_root):
-    assert sorted(p.name for p in demo_root.iterdir()) == ["test", "train"]
+    assert sorted(p.name for p in demo_root.iterdir()) == ["demo_song.png", "test", "train"]
+    assert (demo_root / "demo_song.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for split in ("train", "test"):
         tracks = list((demo_root / split).iterdir())
         assert len(tracks) == 1

@@ -24,16 +24,21 @@ from pathlib import Path
 from typing import Callable
 
 import librosa
+import matplotlib
 import numpy as np
 from scipy import signal
 from tqdm import tqdm
 
-from audio import write_audio
-from utils.errors import UserError, run_cli
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from audio import stft, write_audio  # noqa: E402
+from utils.errors import UserError, run_cli  # noqa: E402
 
 STEMS = ("vocals", "drums", "bass", "other")
 SPLITS = ("train", "test")
 SAMPLE_RATE = 44100
+MAX_SECONDS = 600  # a song is made in memory whole (about 25 MB per second of song at the peak)
 
 # ---------------------------------------------------------------------------------------------------------
 # The song plan: tempo, key, sections and chords that all four stems share
@@ -1148,6 +1153,26 @@ TITLE_WORDS = (("Falling", "Running", "Waiting", "Dancing", "Burning", "Drifting
                 "the Line", "on Fire", "Again"))
 
 
+def plot_song(song: dict[str, np.ndarray], path: Path, title: str, seconds: float = 12.0) -> None:
+    """Spectrograms (dB, up to 8 kHz) of the mixture and its four stems over the song's first seconds."""
+    frequencies = np.fft.rfftfreq(4096, 1.0 / SAMPLE_RATE)
+    shown = frequencies <= 8000
+    reference = np.abs(stft(song["mixture"].mean(axis=0, keepdims=True))).max()
+    figure, axes = plt.subplots(len(song), 1, figsize=(12, 2.2 * len(song)), sharex=True)
+    for ax, (name, audio) in zip(axes, song.items()):
+        clip = audio.mean(axis=0, keepdims=True)[:, :int(seconds * SAMPLE_RATE)]
+        decibels = 20 * np.log10(np.abs(stft(clip))[0][shown] / reference + 1e-6)
+        ax.imshow(decibels, origin="lower", aspect="auto", vmin=-80, vmax=0, cmap="magma",
+                  extent=(0, clip.shape[1] / SAMPLE_RATE, 0, frequencies[shown][-1]))
+        ax.set_ylabel(f"{name}\nHz")
+    axes[0].set_title(title)
+    axes[-1].set_xlabel("seconds")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
 def track_name(rng: np.random.Generator) -> str:
     """'Artist - Title' with spaces, as MUSDB names its tracks (and safe as a folder name everywhere)."""
     artist = " ".join(str(rng.choice(words)) for words in ARTIST_WORDS)
@@ -1176,8 +1201,8 @@ def get_args() -> argparse.Namespace:
 def check_args(args: argparse.Namespace) -> None:
     if args.train < 0 or args.test < 0 or args.train + args.test == 0:
         raise UserError(f"--train {args.train} --test {args.test}: give counts >= 0 with at least one song in all")
-    if not args.seconds >= 1.0 or args.seconds > 3600:
-        raise UserError(f"--seconds {args.seconds}: give a song length between 1 and 3600 seconds")
+    if not 1.0 <= args.seconds <= MAX_SECONDS:
+        raise UserError(f"--seconds {args.seconds}: give a song length between 1 and {MAX_SECONDS} seconds")
     if args.seed < 0:
         raise UserError(f"--seed {args.seed}: give a seed >= 0")
     if args.out.exists() and not args.out.is_dir():
@@ -1205,7 +1230,7 @@ def check_out_folder(out: Path, tracks: list[tuple[str, int, str]]) -> None:
         if not folder.is_dir():
             continue
         ours = {name for track_split, _, name in tracks if track_split == split}
-        others = sorted(p.name for p in folder.iterdir() if p.name not in ours)
+        others = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in ours)
         if others:
             raise UserError(f"--out {out}: {folder} already holds other tracks ({others[0]!r} ...); "
                             f"delete that folder or choose another --out")
@@ -1221,12 +1246,15 @@ def main() -> None:
     check_out_folder(args.out, tracks)
 
     # 2. Make every song from its own seed and write its five files
-    for split, index, name in tqdm(tracks, desc="Songs", unit="song"):
+    for number, (split, index, name) in enumerate(tqdm(tracks, desc="Songs", unit="song")):
         song = make_song(song_rng(args.seed, split, index), args.seconds)
         for stem, audio in song.items():
             write_audio(args.out / split / name / f"{stem}.wav", audio, SAMPLE_RATE)
+        if number == 0:  # 3. A picture of the first song, to see what the model will learn from
+            plot_song(song, args.out / "demo_song.png", f"{split}/{name}")
 
-    # 3. Say what was written
+    # 4. Say what was written
+    logging.info(f"Spectrograms of the first song saved to {args.out / 'demo_song.png'}")
     logging.info(f"Wrote {args.train} train + {args.test} test songs ({args.seconds:.1f} s each) to {args.out}")
 
 
