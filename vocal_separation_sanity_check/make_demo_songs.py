@@ -12,7 +12,8 @@ recognisable, and the accompaniment carries melodies too, so that "harmonic" nev
   (vowels), with consonants, breaths and rests; sometimes a harmony or a double-tracked voice; light reverb;
 - drums: kick, snare, hi-hats, toms and cymbals in varied grooves with fills, in a room;
 - bass: the chord roots with fifths, octaves and passing notes, in one of four timbres;
-- other: guitars (Karplus-Strong), piano, pads or organ playing the chords, and an instrumental lead line.
+- other: guitars (Karplus-Strong: strummed, picked or distorted), piano, pads or organ playing the chords,
+  and an instrumental lead line (synth, flute, strings, bell, pluck), sometimes an arpeggio.
 Every choice is drawn from one random generator per song, seeded by (seed, split, index).
 """
 import _paths  # noqa: F401  (makes `utils` importable when this file is run as a script)
@@ -491,7 +492,7 @@ def articulate(phrases: list[list[Note]], n_frames: int, frame_rate: float, rng:
     return voicing, aspiration, formants, noises
 
 
-def glottal_flow(cycle_position: np.ndarray, open_quotient: float) -> np.ndarray:
+def glottal_flow(cycle_position: np.ndarray, open_quotient: np.ndarray) -> np.ndarray:
     """Rosenberg pulse: the air flow through the vocal folds rises, falls faster, then stops while closed."""
     rise = 0.66 * open_quotient
     fall = open_quotient - rise
@@ -548,8 +549,10 @@ def sing(phrases: list[list[Note]], singer: Singer, plan: SongPlan, rng: np.rand
 
     # Source: the glottal pulse train plus breath noise (part of it pulsing with the folds, as in real voices).
     f0_samples = midi_to_hz(to_samples(pitch, n))
-    flow = glottal_flow(np.cumsum(f0_samples / sr) % 1.0, singer.open_quotient)
     voiced = to_samples(voicing, n)
+    # soft singing keeps the folds open longer (a darker tone), loud singing closes them fast (brighter)
+    open_quotient = np.clip(singer.open_quotient + 0.15 * (0.9 - voiced), 0.35, 0.85)
+    flow = glottal_flow(np.cumsum(f0_samples / sr) % 1.0, open_quotient)
     breath = to_samples(aspiration, n) + singer.breathiness * voiced * (0.4 + flow)
     source = voiced * flow + 0.02 * breath * rng.standard_normal(n)
 
@@ -601,7 +604,24 @@ def render_vocals(plan: SongPlan, rng: np.random.Generator, singer: Singer, phra
             double = [[replace(note, start=note.start + late, pitch=note.pitch + rng.uniform(-0.08, 0.08))
                        for note in phrase] for phrase in phrases]
             stereo += pan(sing(double, singer, plan, rng) * 10 ** (-rng.uniform(6, 10) / 20), side * 0.6)
+    if rng.random() < 0.35:
+        stereo = add_echo(stereo, rng, plan)
     return add_reverb(stereo, rng, sr, rt60=(0.8, 2.0), wet_db=(-16, -9))
+
+
+def add_echo(stereo: np.ndarray, rng: np.random.Generator, plan: SongPlan) -> np.ndarray:
+    """A tempo-synced, darkened echo bouncing between the ears (a 'ping-pong delay'), common on pop vocals."""
+    delay = int(float(rng.choice([0.5, 0.75, 1.0])) * plan.beat * plan.sample_rate)
+    feedback, level = rng.uniform(0.25, 0.5), 10 ** (-rng.uniform(8, 14) / 20)
+    echo = filtered(stereo.mean(axis=0), "bandpass", [300, 4000], plan.sample_rate)
+    out = stereo.copy()
+    for repeat in range(1, 5):
+        shift = repeat * delay
+        if shift >= out.shape[1]:
+            break
+        side = -0.7 if repeat % 2 else 0.7
+        out[:, shift:] += pan(echo[:-shift], side) * level * feedback ** (repeat - 1)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1079,7 +1099,25 @@ def arpeggio(plan: SongPlan, rng: np.random.Generator, bars: list[int]) -> np.nd
     return stereo_spread(mono, rng, sr)
 
 
-CHORD_PARTS = ("strummed_guitar", "picked_guitar", "piano", "pad", "organ")
+def distorted_guitar(plan: SongPlan, rng: np.random.Generator, bars: list[int]) -> np.ndarray:
+    """Power chords (root, fifth, octave) through an overdriven amplifier and a speaker cabinet, as in rock."""
+    sampler, sr = guitar_sampler(plan, rng), plan.sample_rate
+    drive, chug = rng.uniform(4, 20), rng.random() < 0.5  # palm-muted 8ths, or chords left to ring
+    notes = []
+    for bar in bars:
+        root = 40 + (plan.chord_pitch_classes(bar)[0] - 40) % 12
+        hits = [(i / 2, 0.2) for i in range(8)] if chug else [(0, 1.9), (2, 1.4), (3.5, 0.45)]
+        for beat, length in hits:
+            start = bar * plan.bar + beat * plan.beat + rng.normal(0, 0.003)
+            notes += [Note(start, length * plan.beat, p, rng.uniform(0.8, 1.0)) for p in (root, root + 7, root + 12)]
+    clean = np.zeros(plan.n_samples)
+    play(clean, sampler, notes, sr)
+    dirty = np.tanh(drive * clean / (np.abs(clean).max() + 1e-9))  # clipping adds the dense upper harmonics
+    cabinet = filtered(filtered(dirty, "lowpass", rng.uniform(3000, 5500), sr, 4), "highpass", 90, sr)
+    return stereo_spread(cabinet, rng, sr)
+
+
+CHORD_PARTS = ("strummed_guitar", "picked_guitar", "distorted_guitar", "piano", "pad", "organ")
 
 
 def render_other(plan: SongPlan, rng: np.random.Generator, phrases: list[list[Note]]) -> np.ndarray:
@@ -1095,6 +1133,8 @@ def render_other(plan: SongPlan, rng: np.random.Generator, phrases: list[list[No
             sound = strummed_guitar(plan, rng, bars)
         elif part == "picked_guitar":
             sound = picked_guitar(plan, rng, bars)
+        elif part == "distorted_guitar":
+            sound = distorted_guitar(plan, rng, bars)
         elif part == "piano":
             sound = piano(plan, rng, bars)
         else:
