@@ -39,7 +39,7 @@ from utils.errors import UserError, run_cli  # noqa: E402
 STEMS = ("vocals", "drums", "bass", "other")
 SPLITS = ("train", "test")
 SAMPLE_RATE = 44100
-MAX_SECONDS = 600  # a song is made in memory whole (about 25 MB per second of song at the peak)
+MAX_SECONDS = 600  # a song is made in memory whole: roughly 0.3 GB plus 10 MB per second of song
 
 # ---------------------------------------------------------------------------------------------------------
 # The song plan: tempo, key, sections and chords that all four stems share
