@@ -1,0 +1,75 @@
+"""evaluate.py and train.py's validation: Dice and IoU of U-Nets whose predictions are known in advance."""
+import csv
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from conftest import REPO_ROOT
+from image_helpers import (assert_user_error, constant_unet, import_script, make_square_dataset, run_script,
+                           save_milesial_checkpoint, save_our_checkpoint)
+from utils.data_loading import BasicDataset
+
+DATA = REPO_ROOT / "data"
+evaluate = import_script("evaluate").evaluate
+
+
+def demo_mask_fractions() -> list[float]:
+    """Foreground fraction m/n of each demo mask, test_0 .. test_4."""
+    return [(np.array(Image.open(DATA / "masks" / f"test_{i}_mask.png")) > 0).mean() for i in range(5)]
+
+
+def test_all_foreground_model_scores_by_hand(tmp_path):
+    # Predicting every pixel as car: overlap = m, so Dice = 2m / (m + n) and IoU = m / n.
+    checkpoint = save_our_checkpoint(constant_unet(2, winner=1), [0, 255], tmp_path / "all.pth")
+    result = run_script("evaluate.py", "-m", str(checkpoint), "--data-dir", str(DATA), "--csv", str(tmp_path / "s.csv"))
+    assert result.returncode == 0, result.stderr
+    fractions = demo_mask_fractions()
+    expected_dice = [2 * f / (f + 1) for f in fractions]
+    with open(tmp_path / "s.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["image"] for row in rows] == [f"test_{i}" for i in range(5)] + ["mean"]
+    assert [float(row["dice"]) for row in rows[:5]] == pytest.approx(expected_dice, abs=1e-6)
+    assert [float(row["iou"]) for row in rows[:5]] == pytest.approx(fractions, abs=1e-6)
+    assert float(rows[5]["dice"]) == pytest.approx(np.mean(expected_dice), abs=1e-6)
+    # The printed table: a header, one row per image, the mean.
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].split() == ["image", "Dice", "IoU"]
+    assert lines[1].split()[:2] == ["test_0", f"{expected_dice[0]:.4f}"]
+    assert lines[-1].startswith("mean") and f"{np.mean(expected_dice):.4f}" in lines[-1]
+
+
+def test_multiclass_scores_use_model_mask_values_and_skip_background(tmp_path):
+    data = make_square_dataset(tmp_path / "data", count=3, size=(40, 32), mask_values=[0, 100, 200])
+    # milesial-format checkpoint predicting class 1 (value 100) everywhere.
+    checkpoint = save_milesial_checkpoint(constant_unet(3, winner=1), [0, 100, 200], tmp_path / "c.pth")
+    result = run_script("evaluate.py", "-m", str(checkpoint), "--data-dir", str(data), "--scale", "1",
+                        "--csv", str(tmp_path / "s.csv"))
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "s.csv") as f:
+        rows = list(csv.DictReader(f))
+    for i, row in enumerate(rows[:3]):
+        m1 = (np.array(Image.open(data / "masks" / f"sq_{i}_mask.png")) == 100).mean()
+        # class 1: Dice 2*m1/(m1+1), IoU m1; class 2 never predicted: 0. Background is not averaged in.
+        assert float(row["dice"]) == pytest.approx(m1 / (m1 + 1), abs=1e-6)
+        assert float(row["iou"]) == pytest.approx(m1 / 2, abs=1e-6)
+
+
+def test_validation_dice_is_mean_over_images():
+    dataset = BasicDataset(DATA / "imgs", DATA / "masks", scale=0.25)
+    loader = DataLoader(dataset, batch_size=2)
+    fractions = demo_mask_fractions()
+    everything = evaluate(constant_unet(2, winner=1), loader, torch.device("cpu"))
+    assert everything == pytest.approx(np.mean([2 * f / (f + 1) for f in fractions]), abs=0.01)  # 64x64 masks
+    assert evaluate(constant_unet(2, winner=0), loader, torch.device("cpu")) == 0.0  # nothing found
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path):
+    data = make_square_dataset(tmp_path / "data", count=2, size=(32, 32), mask_values=[0, 100, 200])
+    wrong_values = save_our_checkpoint(constant_unet(3, winner=1), [0, 50, 200], tmp_path / "w.pth")
+    assert_user_error(run_script("evaluate.py", "-m", str(wrong_values), "--data-dir", str(data)),
+                      "masks", "[100]", "mask values")
+    assert_user_error(run_script("evaluate.py", "-m", str(wrong_values), "--data-dir", str(tmp_path / "nowhere")),
+                      "--data-dir", "nowhere")

@@ -1,0 +1,132 @@
+"""predict.py: mask values and sizes, both checkpoint formats, output naming, --viz, and bad inputs."""
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import REPO_ROOT
+from image_helpers import (assert_user_error, constant_unet, import_script, make_square_dataset, run_script,
+                           save_milesial_checkpoint, save_our_checkpoint)
+from unet import UNet
+from utils.model_loading import infer_unet_config, load_unet, training_scale
+
+TEST_0 = REPO_ROOT / "data" / "imgs" / "test_0.png"
+predict = import_script("predict")
+
+
+@pytest.fixture(scope="module")
+def trained_binary(tmp_path_factory):
+    """A small U-Net trained on bright squares (mask 255) on dark noise: (checkpoint, data folder)."""
+    root = tmp_path_factory.mktemp("binary")
+    data = make_square_dataset(root / "data", count=8, size=(48, 48), mask_values=[0, 255])
+    result = run_script("train.py", "--data-dir", str(data), "--epochs", "4", "--batch-size", "4", "--scale", "1",
+                        "--validation", "25", "--base-channels", "8", "--no-augment",
+                        "--checkpoint-dir", str(root / "checkpoints"))
+    assert result.returncode == 0, result.stderr
+    return root / "checkpoints" / "checkpoint_epoch4.pth", data
+
+
+def test_binary_mask_is_0_255_at_the_input_size(trained_binary, tmp_path):
+    checkpoint, _ = trained_binary
+    # An odd-sized image the model never saw: a bright square on the left of a 61x37 picture.
+    image = np.random.default_rng(1).integers(0, 60, (37, 61, 3)).astype(np.uint8)
+    image[5:30, 4:30] = (255, 60, 60)
+    Image.fromarray(image).save(tmp_path / "odd.png")
+    result = run_script("predict.py", "-m", str(checkpoint), "-i", str(tmp_path / "odd.png"),
+                        "-o", str(tmp_path / "odd_mask.png"), "--scale", "1")
+    assert result.returncode == 0, result.stderr
+    for line in [f"INFO: Loading model {checkpoint}", "INFO: Using device cpu", "INFO: Model loaded!",
+                 f"INFO: Predicting image {tmp_path / 'odd.png'} ...", f"INFO: Mask saved to {tmp_path / 'odd_mask.png'}"]:
+        assert line in result.stderr
+    mask = Image.open(tmp_path / "odd_mask.png")
+    assert mask.mode == "L" and mask.size == (61, 37)
+    values = np.array(mask)
+    assert set(np.unique(values).tolist()) == {0, 255}
+    assert values[5:30, 4:30].mean() > values[:, 35:].mean()  # the square is found, not the dark side
+
+
+def test_folder_input_output_folder_and_viz(trained_binary, tmp_path):
+    checkpoint, data = trained_binary
+    out = tmp_path / "predictions"
+    result = run_script("predict.py", "-m", str(checkpoint), "-i", str(data / "imgs"), "-o", str(out), "--viz")
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([f"sq_{i}_OUT.png" for i in range(8)] + [f"sq_{i}_OUT_viz.png" for i in range(8)])
+    viz = Image.open(out / "sq_0_OUT_viz.png")
+    assert viz.size[0] > 2 * viz.size[1]  # three panels side by side
+    # The model was trained at scale 1 and predict.py takes that scale from the checkpoint.
+    assert Image.open(out / "sq_0_OUT.png").size == (48, 48)
+
+
+def test_default_output_name_beside_input_and_no_save(trained_binary, tmp_path):
+    checkpoint, _ = trained_binary
+    shutil.copy(TEST_0, tmp_path / "car.png")
+    result = run_script("predict.py", "-m", str(checkpoint), "-i", str(tmp_path / "car.png"))
+    assert result.returncode == 0, result.stderr
+    assert Image.open(tmp_path / "car_OUT.png").size == (256, 256)
+    # A second run on the folder ignores the earlier output; -n saves nothing.
+    result = run_script("predict.py", "-m", str(checkpoint), "-i", str(tmp_path), "-n")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Predicting image") == 1
+    assert "Mask saved" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["car.png", "car_OUT.png"]
+
+
+def test_milesial_checkpoint_loads_and_writes_0_255(tmp_path):
+    path = save_milesial_checkpoint(constant_unet(2, winner=1), [0, 1], tmp_path / "m.pth")
+    result = run_script("predict.py", "-m", str(path), "-i", str(TEST_0), "-o", str(tmp_path / "p.png"))
+    assert result.returncode == 0, result.stderr
+    assert np.unique(np.array(Image.open(tmp_path / "p.png"))).tolist() == [255]  # 255, not 1
+
+
+def predict_in_process(checkpoint_path, image_path=TEST_0) -> np.ndarray:
+    """What predict.py writes for one image, without starting a new Python."""
+    net, mask_values, checkpoint = load_unet(checkpoint_path)
+    image = Image.open(image_path)
+    mask = predict.predict_img(net, image, torch.device("cpu"), scale_factor=training_scale(checkpoint))
+    return np.array(predict.mask_to_image(mask, mask_values, net.n_classes))
+
+
+def test_bilinear_milesial_checkpoint(tmp_path):
+    path = save_milesial_checkpoint(constant_unet(2, winner=1, bilinear=True), [0, 1], tmp_path / "m.pth")
+    mask = predict_in_process(path)
+    assert mask.shape == (256, 256) and np.unique(mask).tolist() == [255]
+
+
+def test_multiclass_mask_in_original_values(tmp_path):
+    path = save_our_checkpoint(constant_unet(3, winner=2), [0, 100, 200], tmp_path / "c.pth")
+    assert np.unique(predict_in_process(path)).tolist() == [200]  # class 2 -> value 200, not 2
+
+
+def test_colour_mask_values_give_rgb_masks(tmp_path):
+    colours = [[0, 0, 0], [255, 0, 0], [0, 0, 255]]
+    mask = predict_in_process(save_our_checkpoint(constant_unet(3, winner=1), colours, tmp_path / "c.pth"))
+    assert mask.shape == (256, 256, 3)
+    assert (mask == [255, 0, 0]).all()
+
+
+@pytest.mark.parametrize("bilinear, n_classes, base", [(False, 2, 64), (True, 1, 8), (False, 5, 4)])
+def test_architecture_read_from_state_dict(bilinear, n_classes, base):
+    net = UNet(3, n_classes, bilinear=bilinear, base_channels=base)
+    assert infer_unet_config(net.state_dict(), "x.pth", "--model") == net.config()
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path):
+    good = save_milesial_checkpoint(constant_unet(2, winner=1), [0, 1], tmp_path / "good.pth")
+    (tmp_path / "notes.pth").write_text("not a checkpoint")
+    torch.save(torch.nn.Linear(2, 2).state_dict(), tmp_path / "linear.pth")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
+    (tmp_path / "empty").mkdir()
+    cases = [
+        (["-m", str(tmp_path / "notes.pth"), "-i", str(TEST_0)], ["notes.pth", "not a PyTorch checkpoint"]),
+        (["-m", str(tmp_path / "linear.pth"), "-i", str(TEST_0)], ["linear.pth", "not a U-Net checkpoint"]),
+        (["-m", str(good), "-i", str(tmp_path / "empty")], ["-i", "empty", "no images"]),
+        (["-m", str(good), "-i", str(tmp_path / "nowhere.png")], ["-i", "nowhere.png"]),
+        (["-m", str(good), "-i", str(tmp_path / "broken.png")], ["broken.png", "cannot read"]),
+        (["-m", str(good), "-i", str(TEST_0), str(TEST_0), "-o", str(tmp_path / "one.png")],
+         ["-o", "2 input images but 1 output"]),
+    ]
+    for args, expected in cases:
+        assert_user_error(run_script("predict.py", *args), *expected)

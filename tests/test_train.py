@@ -1,0 +1,178 @@
+"""train.py through its command line: a short real run on the demo data, checkpoints, resume, --load,
+Ctrl-C, torchrun with 2 processes, and one-line errors for bad flags and unsafe checkpoints."""
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import REPO_ROOT
+from image_helpers import assert_user_error
+from unet import UNet
+
+# Small and fast: 64x64 demo images (scale 0.25), 8 base channels instead of 64.
+FAST = ["--data-dir", str(REPO_ROOT / "data"), "--scale", "0.25", "--base-channels", "8", "--batch-size", "2",
+        "--validation", "20", "--seed", "0"]
+CHECKPOINT_KEYS = {"state_dict", "model_config", "mask_values", "epoch", "optimizer", "scheduler", "grad_scaler",
+                   "history", "args"}
+EPOCH_LINE = re.compile(r"^Epoch (\d+)/(\d+): Loss = (\d+\.\d{3}), validation Dice = (\d+\.\d{3})$", re.M)
+
+
+def run_train(*args: str, cwd: Path = REPO_ROOT, timeout: int = 180, module: list[str] | None = None):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, *(module or []), str(REPO_ROOT / "train.py"), *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One 3-epoch run shared by the tests below: (checkpoint folder, completed process)."""
+    checkpoints = tmp_path_factory.mktemp("checkpoints")
+    result = run_train(*FAST, "--epochs", "3", "--checkpoint-dir", str(checkpoints))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return checkpoints, result
+
+
+def test_training_loss_falls_and_every_epoch_is_validated(trained):
+    _, result = trained
+    epochs = EPOCH_LINE.findall(result.stdout)
+    assert [int(e[0]) for e in epochs] == [1, 2, 3]
+    losses = [float(e[2]) for e in epochs]
+    dices = [float(e[3]) for e in epochs]
+    assert losses[0] > losses[-1], losses
+    assert all(0.0 <= d <= 1.0 for d in dices)
+    assert "Validation size: 1" in result.stderr  # 5 images, --validation 20
+
+
+def test_checkpoints_are_complete_and_load_weights_only(trained):
+    checkpoints, result = trained
+    for epoch in (1, 2, 3):
+        assert f"INFO: Checkpoint {epoch} saved!" in result.stderr
+        assert (checkpoints / f"checkpoint_epoch{epoch}.pth").is_file()
+    assert (checkpoints / "training_curves.png").stat().st_size > 1000
+    checkpoint = torch.load(checkpoints / "checkpoint_epoch3.pth", weights_only=True)
+    assert set(checkpoint) == CHECKPOINT_KEYS
+    assert checkpoint["epoch"] == 3
+    assert checkpoint["mask_values"] == [0, 255]
+    assert checkpoint["model_config"] == {"n_channels": 3, "n_classes": 2, "bilinear": False, "base_channels": 8}
+    assert len(checkpoint["history"]["train loss"]) == 3 and len(checkpoint["history"]["validation Dice"]) == 3
+    assert checkpoint["args"]["epochs"] == 3
+    net = UNet(**checkpoint["model_config"])
+    net.load_state_dict(checkpoint["state_dict"])
+
+
+def test_resume_continues_from_the_saved_epoch(trained, tmp_path):
+    checkpoints, _ = trained
+    result = run_train(*FAST, "--epochs", "3", "--checkpoint-dir", str(tmp_path),
+                       "--resume", str(checkpoints / "checkpoint_epoch2.pth"))
+    assert result.returncode == 0, result.stderr
+    assert [int(e[0]) for e in EPOCH_LINE.findall(result.stdout)] == [3]  # epochs 1-2 are not redone
+    assert not (tmp_path / "checkpoint_epoch1.pth").exists()
+    before = torch.load(checkpoints / "checkpoint_epoch2.pth", weights_only=True)
+    after = torch.load(tmp_path / "checkpoint_epoch3.pth", weights_only=True)
+    assert after["epoch"] == 3
+    assert after["history"]["train loss"][:2] == before["history"]["train loss"]
+    assert len(after["history"]["train loss"]) == 3
+    # The optimizer went on from its saved state: Adam's step count grew by this epoch's 2 batches.
+    step_before = before["optimizer"]["state"][0]["step"].item()
+    assert after["optimizer"]["state"][0]["step"].item() == step_before + 2
+
+
+def test_resume_of_a_finished_run_says_how_to_continue(trained):
+    checkpoints, _ = trained
+    result = run_train(*FAST, "--epochs", "3", "--resume", str(checkpoints / "checkpoint_epoch3.pth"))
+    assert_user_error(result, "--resume", "already trained for 3 epochs", "--epochs")
+
+
+def test_load_milesial_state_dict_and_train(tmp_path):
+    # milesial's published format: the state_dict itself plus a 'mask_values' entry.
+    torch.manual_seed(0)
+    torch.save({**UNet(3, 2, base_channels=8).state_dict(), "mask_values": [0, 1]}, tmp_path / "milesial.pth")
+    result = run_train(*FAST, "--epochs", "1", "--amp", "--checkpoint-dir", str(tmp_path / "out"),
+                       "--load", str(tmp_path / "milesial.pth"))
+    assert result.returncode == 0, result.stderr
+    assert f"Model loaded from {tmp_path / 'milesial.pth'}" in result.stderr
+    assert "Mixed precision: True" in result.stderr
+    assert len(EPOCH_LINE.findall(result.stdout)) == 1
+    assert (tmp_path / "out" / "checkpoint_epoch1.pth").is_file()
+
+
+def test_one_output_class_trains_with_bce(tmp_path):
+    result = run_train(*FAST, "--epochs", "1", "--classes", "1", "--no-augment", "--checkpoint-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    loss = float(EPOCH_LINE.findall(result.stdout)[0][2])
+    assert 0 < loss < 3
+    assert torch.load(tmp_path / "checkpoint_epoch1.pth", weights_only=True)["model_config"]["n_classes"] == 1
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--epochs", "0"], "--epochs 0"),
+    (["--batch-size", "0"], "--batch-size 0"),
+    (["--learning-rate", "-1"], "--learning-rate -1"),
+    (["--data-dir", "no_such_folder"], "no_such_folder"),
+])
+def test_bad_flags_give_one_line_error(flags, expected, tmp_path):
+    result = run_train(*FAST, *flags, "--checkpoint-dir", str(tmp_path))
+    assert_user_error(result, expected)
+
+
+def test_load_of_another_architecture_is_refused(tmp_path):
+    torch.save(UNet(3, 2, base_channels=4).state_dict(), tmp_path / "small.pth")
+    result = run_train(*FAST, "--epochs", "1", "--load", str(tmp_path / "small.pth"))
+    assert_user_error(result, "--load", "small.pth", "do not fit")
+
+
+class CreatesFileWhenUnpickled:
+    """A 'checkpoint' that would run code (create a file) if torch.load trusted it."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_checkpoint_that_runs_code_is_refused(tmp_path):
+    marker = tmp_path / "code_was_run"
+    torch.save({"state_dict": CreatesFileWhenUnpickled(marker)}, tmp_path / "evil.pth")
+    result = run_train(*FAST, "--epochs", "1", "--load", str(tmp_path / "evil.pth"))
+    assert_user_error(result, "--load", "evil.pth", "refused")
+    assert not marker.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+def test_ctrl_c_saves_interrupted_checkpoint(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, str(REPO_ROOT / "train.py"), *FAST, "--epochs", "50",
+                                "--checkpoint-dir", str(tmp_path)], stderr=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, text=True, env=env)
+    seen = []
+    for line in process.stderr:  # wait until one epoch is done, then press "Ctrl-C"
+        seen.append(line)
+        if "Checkpoint 1 saved!" in line:
+            process.send_signal(signal.SIGINT)
+            break
+    rest = process.communicate(timeout=120)[1]
+    stderr = "".join(seen) + rest
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "INTERRUPTED.pth" in stderr
+    checkpoint = torch.load(tmp_path / "INTERRUPTED.pth", weights_only=True)
+    assert checkpoint["epoch"] >= 1
+    assert len(checkpoint["history"]["train loss"]) == checkpoint["epoch"]
+
+
+def test_torchrun_two_processes_save_once(tmp_path):
+    result = run_train(*FAST, "--epochs", "1", "--checkpoint-dir", str(tmp_path),
+                       module=["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"])
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Device:          cpu x 2 processes" in output
+    assert output.count("INFO: Checkpoint 1 saved!") == 1
+    assert len(EPOCH_LINE.findall(result.stdout)) == 1
+    checkpoint = torch.load(tmp_path / "checkpoint_epoch1.pth", weights_only=True)
+    assert not any(key.startswith("module.") for key in checkpoint["state_dict"])  # loads without DDP
