@@ -552,7 +552,11 @@ def sing(phrases: list[list[Note]], singer: Singer, plan: SongPlan, rng: np.rand
     voiced = to_samples(voicing, n)
     # soft singing keeps the folds open longer (a darker tone), loud singing closes them fast (brighter)
     open_quotient = np.clip(singer.open_quotient + 0.15 * (0.9 - voiced), 0.35, 0.85)
-    flow = glottal_flow(np.cumsum(f0_samples / sr) % 1.0, open_quotient)
+    # Cycle-to-cycle jitter and shimmer: each glottal period is a little longer or shorter, louder or softer.
+    cycle = np.cumsum(f0_samples / sr).astype(np.int64)
+    wobble = rng.standard_normal((2, cycle[-1] + 1))
+    phase = np.cumsum(f0_samples * (1 + 0.1 * singer.jitter * wobble[0, cycle]) / sr)
+    flow = glottal_flow(phase % 1.0, open_quotient) * (1 + 0.5 * singer.shimmer * wobble[1, cycle])
     breath = to_samples(aspiration, n) + singer.breathiness * voiced * (0.4 + flow)
     source = voiced * flow + 0.02 * breath * rng.standard_normal(n)
 
