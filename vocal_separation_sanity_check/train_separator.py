@@ -18,6 +18,7 @@ import _paths  # noqa: F401  (makes `unet` and `utils` importable)
 
 import argparse
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -134,6 +135,11 @@ def validate(separator: Separator, songs) -> dict[str, float]:
     return {name: float(np.mean(values)) for name, values in scores.items()}
 
 
+def learning_rate(base: float, progress: float) -> float:
+    """Cosine decay from the base rate to 5% of it as progress goes 0 -> 1: big steps first, fine ones last."""
+    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
 def check_args(args: argparse.Namespace) -> None:
     for flag, value, minimum in [("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
                                  ("--patch-frames", args.patch_frames, 16), ("--samples-per-epoch", args.samples_per_epoch, 1),
@@ -159,7 +165,7 @@ def get_args() -> argparse.Namespace:
     parser.add_argument("--epochs", "-e", type=int, default=1000, help="Upper bound; --max-minutes usually ends training")
     parser.add_argument("--max-minutes", "-M", type=float, default=None, help="Stop cleanly after this long (fractions allowed)")
     parser.add_argument("--batch-size", "-b", type=int, default=4, help="Patches per step (per process under torchrun)")
-    parser.add_argument("--learning-rate", "-l", type=float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--learning-rate", "-l", type=float, default=1e-3, help="Adam learning rate at the start (cosine decay to 5%%)")
     parser.add_argument("--patch-frames", "-p", type=int, default=128, help="STFT frames per patch (43 frames = 1 s)")
     parser.add_argument("--samples-per-epoch", "-s", type=int, default=256, help="Patches per epoch (all processes)")
     parser.add_argument("--base-channels", type=int, default=16, help="U-Net width (the image model uses 64)")
@@ -258,8 +264,12 @@ def main() -> None:
         model.train()
         losses = []
         with tqdm(loader, desc=f"Epoch {epoch}/{args.epochs}", unit="batch", disable=not is_main, leave=False) as bar:
-            for mixture, target in bar:
+            for step, (mixture, target) in enumerate(bar):
                 step_start = time.time()
+                # Progress is through the epochs, or through --max-minutes if that runs out first.
+                progress = max((epoch - 1 + step / len(loader)) / args.epochs, (step_start - start_time) / budget)
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(args.learning_rate, progress)
                 mixture, target = mixture.to(device), target.to(device)
                 with autocast(device, args.amp):
                     masks = ddp_model(mixture)
@@ -304,7 +314,8 @@ def main() -> None:
             plot_training_curves(history, checkpoint_dir / "training_curves.png", title="U-Net stem separation")
             if wandb_run:
                 wandb_run.log({"epoch": epoch, "train loss": epoch_loss, **{f"val SDR {k}": v for k, v in scores.items()}})
-        validation_seconds = all_reduce_mean(validation_seconds * world_size, device)  # every process knows it
+        # Only the main process validated: share its time so every process stops at the same step.
+        validation_seconds = all_reduce_mean(validation_seconds if is_main else 0.0, device) * world_size
         if out_of_time:
             break
 
