@@ -12,6 +12,7 @@
     python3 benchmarks/benchmark_image.py --large    # adds (c)
 """
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -39,24 +40,28 @@ def run(command: list[str]) -> tuple[float, str]:
     return seconds, result.stdout + result.stderr
 
 
+def epoch_lines(output: str) -> list[str]:
+    """train.py's 'Epoch k/N: Loss = ...' lines (the progress bars share the output, split by carriage returns)."""
+    return [line.strip() for line in re.split(r"[\r\n]", output) if re.match(r"\s*Epoch \d+/\d+: Loss", line)]
+
+
 def mask_dice(pred: np.ndarray, true: np.ndarray) -> float:
     p, t = pred > 0, true > 0
     total = p.sum() + t.sum()
     return 1.0 if total == 0 else 2 * (p & t).sum() / total
 
 
-def readme_command(work: Path, epochs: int) -> None:
+def readme_command(work: Path, epochs: int, device_flags: list[str]) -> None:
     print(f"(a) README training command: train.py --epochs {epochs} --batch-size 2 --validation 20 (5 demo images)")
     checkpoints = work / "checkpoints"
     seconds, output = run(["train.py", "--epochs", str(epochs), "--batch-size", "2", "--validation", "20",
-                           "--checkpoint-dir", str(checkpoints)])
-    for line in output.splitlines():
-        if line.startswith("Epoch "):
-            print(f"    {line}")
+                           "--checkpoint-dir", str(checkpoints), *device_flags])
+    for line in epoch_lines(output):
+        print(f"    {line}")
     print(f"    training time: {seconds:.1f} s (target < 120 s)")
     prediction = work / "prediction.png"
     seconds, _ = run(["predict.py", "-m", str(checkpoints / f"checkpoint_epoch{epochs}.pth"),
-                      "-i", "data/imgs/test_0.png", "-o", str(prediction)])
+                      "-i", "data/imgs/test_0.png", "-o", str(prediction), *device_flags])
     pred = np.array(Image.open(prediction))
     true = np.array(Image.open(REPO_ROOT / "data/masks/test_0_mask.png"))
     print(f"    predict.py on test_0: {seconds:.1f} s, shape {pred.shape}, values {sorted(np.unique(pred).tolist())}")
@@ -115,9 +120,8 @@ def large_run(work: Path, count: int, heldout: int, epochs: int, extra: list[str
     checkpoints = work / "large_checkpoints"
     seconds, output = run(["train.py", "--data-dir", str(work / "demo_train"), "--epochs", str(epochs),
                            "--validation", "10", "--checkpoint-dir", str(checkpoints), *extra])
-    for line in output.splitlines():
-        if line.startswith("Epoch "):
-            print(f"    {line}")
+    for line in epoch_lines(output):
+        print(f"    {line}")
     print(f"    training time: {seconds / 60:.1f} min (target <= 10 min)")
     _, output = run(["evaluate.py", "-m", str(checkpoints / f"checkpoint_epoch{epochs}.pth"),
                      "--data-dir", str(work / "demo_heldout")])
@@ -128,7 +132,7 @@ def large_run(work: Path, count: int, heldout: int, epochs: int, extra: list[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="Tiny settings: only checks that everything runs")
-    parser.add_argument("--device", default=None, help="Device for (b) (default: best available)")
+    parser.add_argument("--device", default=None, help="Device for every part (default: best available)")
     parser.add_argument("--large", action="store_true", help="Also run (c), the 500-image target (~10 min)")
     parser.add_argument("--large-epochs", type=int, default=6, help="Epochs for (c)")
     parser.add_argument("--large-args", default="--batch-size 8 --base-channels 16 --scale 0.5 --amp",
@@ -139,11 +143,12 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device {device}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        readme_command(work, epochs=1 if args.quick else 10)
+        device_flags = ["--device", args.device] if args.device else []
+        readme_command(work, epochs=1 if args.quick else 10, device_flags=device_flags)
         throughput(device, size=64 if args.quick else 256, steps=1 if args.quick else 10)
         if args.large:
             count, heldout, epochs = (20, 5, 1) if args.quick else (500, 100, args.large_epochs)
-            large_run(work, count, heldout, epochs, args.large_args.split())
+            large_run(work, count, heldout, epochs, args.large_args.split() + device_flags)
 
 
 if __name__ == "__main__":
