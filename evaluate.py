@@ -86,6 +86,7 @@ def main() -> None:
     mean_iou = sum(r[2] for r in rows) / len(rows)
     print(f"{'mean':<{width}}  {mean_dice:6.4f}  {mean_iou:6.4f}   ({len(rows)} images)")
     if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
         with open(args.csv, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["image", "dice", "iou"])

@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="Tiny settings: only checks that everything runs")
     parser.add_argument("--device", default=None, help="Device for every part (default: best available)")
     parser.add_argument("--large", action="store_true", help="Also run (c), the 500-image target (~10 min)")
-    parser.add_argument("--large-epochs", type=int, default=6, help="Epochs for (c)")
+    parser.add_argument("--large-epochs", type=int, default=8, help="Epochs for (c)")
     parser.add_argument("--large-args", default="--batch-size 8 --base-channels 16 --scale 0.5 --amp",
                         help="Extra train.py flags for (c)")
     args = parser.parse_args()
