@@ -46,7 +46,7 @@ def write_long_song(path: Path, minutes: float, rate: int = DEFAULT_STFT.sample_
 
 
 def default_checkpoint(path: Path) -> Path:
-    """An untrained model of train_separator.py's default size (vocals, base 16, 1024 bins)."""
+    """An untrained model of train_separator.py's default size (vocals, model.py defaults)."""
     model = SpectrogramUNet(n_targets=1)
     save_checkpoint({"state_dict": model.state_dict(), "model_config": model.config(), "stft": DEFAULT_STFT.to_dict(),
                      "targets": ["vocals"], "max_bin": model.max_bin}, path)

@@ -1,7 +1,7 @@
 """The separator network: the image tutorial's unet.UNet, looking at a spectrogram instead of a photo.
 
     mixture magnitude (batch, 2, bins, frames)            a stereo spectrogram is a 2-channel image
-      -> keep the lowest `max_bin` bins                   most of the voice lives below ~11 kHz
+      -> keep the lowest `max_bin` bins                   512 of 2049 bins = up to 5.5 kHz, where voices live
       -> log, then normalize per bin                      loud bass and quiet treble on one scale
       -> UNet(n_channels=2, n_classes=2 * n_targets)      the SAME class that segments images
       -> sigmoid                                          a soft mask in [0, 1] per target and channel
@@ -20,10 +20,15 @@ from unet import UNet
 UNET_MULTIPLE = 16
 # Bins just below max_bin whose mean mask is used for everything above it.
 EXTENSION_BINS = 16
+# Defaults chosen by 3-minute training runs on the demo songs (2-core CPU): 512 bins (5.5 kHz) and width 8
+# trained ~2x more patches than 1024 bins or width 16 in the same time, and scored higher.
+DEFAULT_MAX_BIN = 512
+DEFAULT_BASE_CHANNELS = 8
 
 
 class SpectrogramUNet(nn.Module):
-    def __init__(self, n_targets: int, max_bin: int = 1024, n_audio_channels: int = 2, base_channels: int = 16):
+    def __init__(self, n_targets: int, max_bin: int = DEFAULT_MAX_BIN, n_audio_channels: int = 2,
+                 base_channels: int = DEFAULT_BASE_CHANNELS):
         super().__init__()
         self.n_targets = n_targets
         self.max_bin = max_bin

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from audio import DEFAULT_STFT, STFTSettings, stft
 from metrics import sdr
-from model import SpectrogramUNet
+from model import DEFAULT_BASE_CHANNELS, DEFAULT_MAX_BIN, SpectrogramUNet
 from separate import Separator
 from tracks import TARGET_NAMES, Track, find_tracks, load_track
 from utils.checkpoint import load_checkpoint, save_checkpoint
@@ -164,12 +164,12 @@ def get_args() -> argparse.Namespace:
     parser.add_argument("--targets", "-t", nargs="+", default=["vocals"], help="Stems to separate, e.g. vocals drums bass other")
     parser.add_argument("--epochs", "-e", type=int, default=1000, help="Upper bound; --max-minutes usually ends training")
     parser.add_argument("--max-minutes", "-M", type=float, default=None, help="Stop cleanly after this long (fractions allowed)")
-    parser.add_argument("--batch-size", "-b", type=int, default=4, help="Patches per step (per process under torchrun)")
-    parser.add_argument("--learning-rate", "-l", type=float, default=1e-3, help="Adam learning rate at the start (cosine decay to 5%%)")
-    parser.add_argument("--patch-frames", "-p", type=int, default=128, help="STFT frames per patch (43 frames = 1 s)")
+    parser.add_argument("--batch-size", "-b", type=int, default=16, help="Patches per step (per process under torchrun)")
+    parser.add_argument("--learning-rate", "-l", type=float, default=3e-3, help="Adam learning rate at the start (cosine decay to 5%%)")
+    parser.add_argument("--patch-frames", "-p", type=int, default=64, help="STFT frames per patch (43 frames = 1 s)")
     parser.add_argument("--samples-per-epoch", "-s", type=int, default=256, help="Patches per epoch (all processes)")
-    parser.add_argument("--base-channels", type=int, default=16, help="U-Net width (the image model uses 64)")
-    parser.add_argument("--max-bin", type=int, default=1024, help="STFT bins the U-Net sees (1024 of 2049 = 11 kHz)")
+    parser.add_argument("--base-channels", type=int, default=DEFAULT_BASE_CHANNELS, help="U-Net width (the image model uses 64)")
+    parser.add_argument("--max-bin", type=int, default=DEFAULT_MAX_BIN, help="STFT bins the U-Net sees (512 of 2049 = 5.5 kHz)")
     parser.add_argument("--checkpoint-dir", "-c", default="checkpoints", help="Where best.pth, last.pth, curves go")
     parser.add_argument("--resume", default=None, help="Continue from a last.pth")
     parser.add_argument("--amp", action="store_true", help="Mixed precision: bf16 on CPU, fp16 on CUDA")
