@@ -139,7 +139,9 @@ def load_separator(path: str | Path, device: torch.device, amp: bool = True, chu
                         "give a model trained by train_separator.py")
     model = SpectrogramUNet(**checkpoint["model_config"])
     model.load_state_dict(checkpoint["state_dict"])
-    return Separator(model, STFTSettings.from_dict(checkpoint["stft"]), checkpoint["targets"], device,
+    settings = STFTSettings.from_dict(checkpoint["stft"])
+    stft(np.zeros((1, settings.n_fft), dtype=np.float32), settings)  # librosa imports its FFT code on first use
+    return Separator(model, settings, checkpoint["targets"], device,
                      amp=amp, chunk_seconds=chunk_seconds, wiener_iterations=wiener_iterations)
 
 
