@@ -42,8 +42,9 @@ def mask_to_image(mask: np.ndarray, mask_values: list, n_classes: int) -> Image.
     """Binary masks as 0/255 (a 0/1 PNG looks all black); multi-class masks in the training masks' values."""
     if n_classes <= 2:
         return Image.fromarray((mask * 255).astype(np.uint8), mode="L")
-    values = classes_to_mask(mask, mask_values)
-    return Image.fromarray(np.asarray(values).astype(np.uint8))
+    values = np.asarray(classes_to_mask(mask, mask_values))
+    # 16-bit grey masks keep their values; everything else fits in 8 bits (grey or RGB).
+    return Image.fromarray(values.astype(np.uint16 if values.max(initial=0) > 255 else np.uint8))
 
 
 def save_visualization(image: Image.Image, mask: np.ndarray, path: Path) -> None:
