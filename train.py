@@ -209,7 +209,8 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
     if resume is not None:
         optimizer.load_state_dict(resume["optimizer"])
         scheduler.load_state_dict(resume["scheduler"])
-        scaler.load_state_dict(resume.get("grad_scaler", {}))
+        if resume.get("grad_scaler"):  # empty when the run so far had no fp16 loss scaling (CPU, no --amp)
+            scaler.load_state_dict(resume["grad_scaler"])
         history = resume["history"]
         start_epoch = resume["epoch"] + 1
         logging.info(f"Resuming {args.resume} from epoch {start_epoch}")
