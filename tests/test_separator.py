@@ -103,7 +103,7 @@ def test_wiener_filter_shapes_zero_iterations_and_sum():
 def test_cli_keeps_length_channels_and_writes_the_layout(tmp_path):
     model = save_tiny_checkpoint(tmp_path / "vocals.pth", ["vocals"])
     stereo = song(2.0)[:, : RATE + 12345]  # odd length
-    write_audio(tmp_path / "in" / "stereo song.wav", stereo, RATE)
+    write_audio(tmp_path / "in" / "stereo song" / "mixture.wav", stereo, RATE)  # MUSDB layout: named by folder
     write_audio(tmp_path / "in" / "mono.wav", stereo[:1, :30001], RATE)
     result = run_separate("-m", model, "-i", tmp_path / "in", "-o", tmp_path / "out", "--chunk-seconds", "0.5",
                           "--format", "flac")
@@ -127,12 +127,13 @@ def test_load_separator_reads_the_settings_from_the_checkpoint(tmp_path):
     ("not a checkpoint", "notes.pth"),
     ("missing input", "no such file or folder"),
     ("empty folder", "no audio files found"),
+    ("same name twice", "would both be written to OUT/song/"),
 ])
 def test_cli_bad_inputs_give_one_error_line(tmp_path, case, message):
     model = save_tiny_checkpoint(tmp_path / "vocals.pth", ["vocals"])
     song_path = tmp_path / "song.wav"
     write_audio(song_path, song(1.0), RATE)
-    inputs = song_path
+    inputs = [song_path]
     if case == "image checkpoint":
         model = tmp_path / "image.pth"
         save_checkpoint({"inc.double_conv.0.weight": torch.zeros(1), "mask_values": [0, 1]}, model)
@@ -140,11 +141,14 @@ def test_cli_bad_inputs_give_one_error_line(tmp_path, case, message):
         model = tmp_path / "notes.pth"
         model.write_text("not a model")
     elif case == "missing input":
-        inputs = tmp_path / "nowhere.wav"
+        inputs = [tmp_path / "nowhere.wav"]
+    elif case == "same name twice":
+        write_audio(tmp_path / "other" / "song.flac", song(1.0), RATE)
+        inputs = [song_path, tmp_path / "other" / "song.flac"]
     else:
-        inputs = tmp_path / "empty"
-        inputs.mkdir()
-    result = run_separate("-m", model, "-i", inputs, "-o", tmp_path / "out")
+        inputs = [tmp_path / "empty"]
+        inputs[0].mkdir()
+    result = run_separate("-m", model, "-i", *inputs, "-o", tmp_path / "out")
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1 and message in errors[0], result.stderr

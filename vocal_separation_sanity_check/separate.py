@@ -2,7 +2,7 @@
 
     python3 separate.py -m checkpoints/best.pth -i song.wav more_songs/ -o separated
 
-writes separated/<song>/vocals.wav (one file per target) and accompaniment.wav (the mixture minus the
+writes separated/<song>/vocals.wav (one file per target; <song> is the track folder for MUSDB's mixture.wav) and accompaniment.wav (the mixture minus the
 targets, so the stems always sum back to the mixture), full band, exactly as long as the input.
 
 Songs of any length run in bounded memory: the input is read in chunks (30 s by default) with a few
@@ -180,6 +180,20 @@ def open_writers(folder: Path, names: list[str], audio_format: str, sample_rate:
                                subtype=subtype) for name in names}
 
 
+def output_names(files: list[Path]) -> list[str]:
+    """OUT/<name>/ per input: the file name, or the track folder for MUSDB's <track>/mixture.wav.
+
+    Two inputs with one name would overwrite each other's stems: that is a UserError, before any work.
+    """
+    names = [path.parent.name if path.stem == "mixture" else path.stem for path in files]
+    for name in set(names):
+        clashing = [str(path) for path, other in zip(files, names) if other == name]
+        if len(clashing) > 1:
+            raise UserError(f"--input {' and '.join(clashing[:2])} would both be written to OUT/{name}/; "
+                            "rename one or separate them in two runs")
+    return names
+
+
 def separate_file(separator: Separator, path: Path, out_dir: Path, audio_format: str) -> None:
     rate = separator.settings.sample_rate
     read, length, channels = open_reader(path, rate)
@@ -188,7 +202,7 @@ def separate_file(separator: Separator, path: Path, out_dir: Path, audio_format:
     if length < separator.settings.n_fft:
         raise UserError(f"{path}: only {length} samples, at least {separator.settings.n_fft} needed; give a longer file")
     start_time = time.time()
-    writers = open_writers(out_dir / path.stem, separator.output_names, audio_format, rate, channels)
+    writers = open_writers(out_dir, separator.output_names, audio_format, rate, channels)
     try:
         blocks = separator.separate_blocks(read, length)
         for piece in tqdm(blocks, total=separator.chunk_count(length), desc=path.name, unit="chunk"):
@@ -198,8 +212,8 @@ def separate_file(separator: Separator, path: Path, out_dir: Path, audio_format:
         for writer in writers.values():
             writer.close()
     seconds, elapsed = length / rate, time.time() - start_time
-    logging.info(f"{path.name}: {seconds:.1f} s of audio in {elapsed:.1f} s ({seconds / elapsed:.1f}x real time) "
-                 f"-> {out_dir / path.stem}/{{{','.join(separator.output_names)}}}.{audio_format}")
+    logging.info(f"{path}: {seconds:.1f} s of audio in {elapsed:.1f} s ({seconds / elapsed:.1f}x real time) "
+                 f"-> {out_dir}/{{{','.join(separator.output_names)}}}.{audio_format}")
 
 
 def get_args() -> argparse.Namespace:
@@ -224,6 +238,7 @@ def main() -> None:
         raise UserError(f"--chunk-seconds {args.chunk_seconds}: must be positive, e.g. 30")
     # 1. Find the inputs first, so a typo fails before the model loads
     files = find_audio_files(args.input)
+    names = output_names(files)
     # 2. Load the model once for all files
     device = pick_device(args.device)
     logging.info(f"Device: {device}")
@@ -231,8 +246,8 @@ def main() -> None:
                                wiener_iterations=args.wiener)
     logging.info(f"Model: {', '.join(separator.targets)} ({Path(args.model).name}); writing {', '.join(separator.output_names)}")
     # 3. Separate each file chunk by chunk, straight into the output files
-    for path in files:
-        separate_file(separator, path, Path(args.output), args.format)
+    for path, name in zip(files, names):
+        separate_file(separator, path, Path(args.output) / name, args.format)
 
 
 if __name__ == "__main__":
