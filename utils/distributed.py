@@ -4,6 +4,8 @@ import os
 import torch
 import torch.distributed as dist
 
+from .errors import UserError
+
 
 def setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
     """Join the process group when started by torchrun; returns (rank, world_size, device).
@@ -16,6 +18,11 @@ def setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
     world_size = int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if device.type == "cuda":
+        if local_rank >= torch.cuda.device_count():
+            raise UserError(
+                f"torchrun started {world_size} processes but this machine has {torch.cuda.device_count()} "
+                "CUDA device(s); use --nproc_per_node equal to the GPU count, or --device cpu"
+            )
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
         backend = "nccl"
