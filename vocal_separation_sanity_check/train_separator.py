@@ -323,7 +323,7 @@ def main() -> None:
     # 7. Done
     if is_main:
         minutes = (time.time() - start_time) / 60
-        logging.info(f"Training done in {minutes:.1f} min; best validation SDR {best_sdr:.2f} dB -> {checkpoint_dir / 'best.pth'}")
+        logging.info(f"Training done in {minutes:.1f} min; best validation SDR{' (mean over targets)' if len(args.targets) > 1 else ''} {best_sdr:.2f} dB -> {checkpoint_dir / 'best.pth'}")
         if wandb_run:
             wandb_run.finish()
     cleanup_distributed()
