@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from predict import predict_img
-from utils.data_loading import BasicDataset, load_image
+from utils.data_loading import BasicDataset, check_scale, load_image
 from utils.device import autocast, pick_device
 from utils.dice_score import dice_iou_per_image, logits_to_classes
 from utils.errors import UserError, run_cli
@@ -53,8 +53,8 @@ def get_args() -> argparse.Namespace:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     args = get_args()
-    if args.scale is not None and not 0 < args.scale <= 1:
-        raise UserError(f"--scale {args.scale}: must be in (0, 1], e.g. 0.5")
+    if args.scale is not None:
+        check_scale(args.scale)
 
     # 1. Load the model; its classes and mask values come from the checkpoint
     device = pick_device(args.device)

@@ -17,7 +17,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from utils.data_loading import IMAGE_EXTENSIONS, classes_to_mask, image_to_tensor, load_image  # noqa: E402
+from utils.data_loading import IMAGE_EXTENSIONS, check_scale, classes_to_mask, image_to_tensor, load_image  # noqa: E402
 from utils.device import pick_device  # noqa: E402
 from utils.dice_score import logits_to_classes  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402
@@ -135,8 +135,8 @@ def get_args() -> argparse.Namespace:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     args = get_args()
-    if args.scale is not None and not 0 < args.scale <= 1:
-        raise UserError(f"--scale {args.scale}: must be in (0, 1], e.g. 0.5")
+    if args.scale is not None:
+        check_scale(args.scale)
     if not 0 < args.mask_threshold < 1:
         raise UserError(f"--mask-threshold {args.mask_threshold}: must be between 0 and 1, e.g. 0.5")
 
