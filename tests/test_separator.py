@@ -104,6 +104,7 @@ def test_cli_keeps_length_channels_and_writes_the_layout(tmp_path):
     model = save_tiny_checkpoint(tmp_path / "vocals.pth", ["vocals"])
     stereo = song(2.0)[:, : RATE + 12345]  # odd length
     write_audio(tmp_path / "in" / "stereo song" / "mixture.wav", stereo, RATE)  # MUSDB layout: named by folder
+    write_audio(tmp_path / "in" / "stereo song" / "vocals.wav", stereo, RATE)  # a track's stem: not a song
     write_audio(tmp_path / "in" / "mono.wav", stereo[:1, :30001], RATE)
     result = run_separate("-m", model, "-i", tmp_path / "in", "-o", tmp_path / "out", "--chunk-seconds", "0.5",
                           "--format", "flac")
@@ -114,6 +115,7 @@ def test_cli_keeps_length_channels_and_writes_the_layout(tmp_path):
         accompaniment, _ = sf.read(tmp_path / "out" / name / "accompaniment.flac", dtype="float32", always_2d=True)
         assert rate == RATE and vocals.T.shape == audio.shape
         np.testing.assert_allclose(vocals.T + accompaniment.T, audio, atol=1e-4)  # 24-bit flac rounding
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["mono", "stereo song"]
 
 
 def test_load_separator_reads_the_settings_from_the_checkpoint(tmp_path):

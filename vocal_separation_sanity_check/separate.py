@@ -180,6 +180,13 @@ def open_writers(folder: Path, names: list[str], audio_format: str, sample_rate:
                                subtype=subtype) for name in names}
 
 
+def drop_track_stems(files: list[Path]) -> list[Path]:
+    """In a MUSDB track folder only mixture.* is a song; its stem files (vocals.wav, ...) are the answers."""
+    def is_track_stem(path: Path) -> bool:
+        return path.stem in STEM_NAMES and any(path.parent.glob("mixture.*"))
+    return [path for path in files if not is_track_stem(path)]
+
+
 def output_names(files: list[Path]) -> list[str]:
     """OUT/<name>/ per input: the file name, or the track folder for MUSDB's <track>/mixture.wav.
 
@@ -237,7 +244,7 @@ def main() -> None:
     if not args.chunk_seconds > 0:
         raise UserError(f"--chunk-seconds {args.chunk_seconds}: must be positive, e.g. 30")
     # 1. Find the inputs first, so a typo fails before the model loads
-    files = find_audio_files(args.input)
+    files = drop_track_stems(find_audio_files(args.input))
     names = output_names(files)
     # 2. Load the model once for all files
     device = pick_device(args.device)
