@@ -147,10 +147,10 @@ def format_table(rows: list[dict], value_keys: tuple[str, str], title: str) -> s
     targets = list(dict.fromkeys(row["target"] for row in rows))
     methods = list(dict.fromkeys(row["method"] for row in rows))
     columns = [(target, key) for target in targets for key in value_keys]
-    lines = [title, f"{'':<12}" + "".join(f"{target + ' ' + COLUMN_LABELS[key]:>24}" for target, key in columns)]
+    lines = [title, f"{'':<12}" + "".join(f"{target + ' ' + COLUMN_LABELS[key]:>26}" for target, key in columns)]
     for method in methods:
         values = {(row["target"], key): row[key] for row in rows if row["method"] == method for key in value_keys}
-        lines.append(f"{method:<12}" + "".join(f"{values[column]:>24.2f}" for column in columns))
+        lines.append(f"{method:<12}" + "".join(f"{values[column]:>26.2f}" for column in columns))
     return "\n".join(lines)
 
 
