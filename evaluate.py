@@ -16,7 +16,7 @@ from predict import predict_img
 from utils.data_loading import BasicDataset, check_scale, load_image
 from utils.device import autocast, pick_device
 from utils.dice_score import dice_iou_per_image, logits_to_classes
-from utils.errors import UserError, run_cli
+from utils.errors import run_cli
 from utils.model_loading import load_unet, training_scale
 
 

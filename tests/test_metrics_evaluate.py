@@ -12,7 +12,7 @@ import evaluate
 import metrics
 from audio import DEFAULT_STFT, istft, stft, write_audio
 from masking import apply_mask, ideal_ratio_masks, oracle_separation
-from test_tracks import RATE, synthetic_stems, write_musdb_track
+from audio_helpers import RATE, synthetic_stems, write_musdb_track
 from tracks import find_tracks, load_track
 from utils.errors import UserError
 

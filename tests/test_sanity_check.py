@@ -9,7 +9,7 @@ import soundfile as sf
 
 import sanity_check
 from audio import DEFAULT_STFT, load_audio, write_audio
-from test_tracks import RATE, synthetic_stems, write_musdb_track
+from audio_helpers import RATE, synthetic_stems, write_musdb_track
 from utils.errors import UserError
 
 SCRIPT = sanity_check.__file__

@@ -17,7 +17,7 @@ from filtering import wiener
 from metrics import sdr
 from model import SpectrogramUNet
 from separate import Separator, load_separator
-from test_tracks import synthetic_stems
+from audio_helpers import synthetic_stems
 from utils.checkpoint import save_checkpoint
 
 SCRIPT = Path(__file__).resolve().parent.parent / "vocal_separation_sanity_check" / "separate.py"

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from separate import load_separator
-from test_tracks import synthetic_stems, write_musdb_track
+from audio_helpers import synthetic_stems, write_musdb_track
 
 SCRIPT = Path(__file__).resolve().parent.parent / "vocal_separation_sanity_check" / "train_separator.py"
 TINY = ["--base-channels", "4", "--max-bin", "128", "--patch-frames", "32", "--batch-size", "4", "--seed", "0"]
