@@ -107,7 +107,7 @@ def test_cli_keeps_length_channels_and_writes_the_layout(tmp_path):
     write_audio(tmp_path / "in" / "stereo song" / "vocals.wav", stereo, RATE)  # a track's stem: not a song
     write_audio(tmp_path / "in" / "mono.wav", stereo[:1, :30001], RATE)
     result = run_separate("-m", model, "-i", tmp_path / "in", "-o", tmp_path / "out", "--chunk-seconds", "0.5",
-                          "--format", "flac")
+                          "--format", "flac", "--device", "cpu")
     assert result.returncode == 0, result.stderr
     assert "Device: cpu" in result.stderr and "x real time" in result.stderr
     for name, audio in (("stereo song", stereo), ("mono", stereo[:1, :30001])):

@@ -226,26 +226,27 @@ def main() -> None:
                         f"use at least {args.batch_size * world_size}")
 
     # 4. Model, optimizer, loss scaling; from --resume if given
-    model = SpectrogramUNet(len(args.targets), max_bin=max_bin, base_channels=args.base_channels)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
-    scaler = grad_scaler(device, args.amp)
-    history: dict[str, list[float]] = {"train loss": []}
-    start_epoch, best_sdr = 0, float("-inf")
-    if args.resume:
-        checkpoint = load_checkpoint(args.resume, "--resume")
+    checkpoint = load_checkpoint(args.resume, "--resume") if args.resume else None
+    if checkpoint is not None:
         if checkpoint.get("targets") != args.targets or "model_config" not in checkpoint:
             raise UserError(f"--resume {args.resume}: trained for targets {checkpoint.get('targets')}, "
                             f"not {args.targets}; give matching --targets")
         model = SpectrogramUNet(**checkpoint["model_config"])
         model.load_state_dict(checkpoint["state_dict"])
-        optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
+    else:
+        model = SpectrogramUNet(len(args.targets), max_bin=max_bin, base_channels=args.base_channels)
+        model.set_input_statistics(*input_statistics(train_songs, settings, max_bin))
+    # On the device before the optimizer exists: Adam's restored state must live where the weights live.
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
+    scaler = grad_scaler(device, args.amp)
+    history: dict[str, list[float]] = {"train loss": []}
+    start_epoch, best_sdr = 0, float("-inf")
+    if checkpoint is not None:
         optimizer.load_state_dict(checkpoint["optimizer"])
         scaler.load_state_dict(checkpoint["grad_scaler"])
         history, start_epoch, best_sdr = checkpoint["history"], checkpoint["epoch"], checkpoint["best_sdr"]
         logging.info(f"Resumed from {args.resume} after epoch {start_epoch} (best SDR {best_sdr:.2f} dB)")
-    else:
-        model.set_input_statistics(*input_statistics(train_songs, settings, max_bin))
-    model.to(device)
     if args.amp:
         model = model.to(memory_format=torch.channels_last)
     # Validation separates with the same chunking, masking and ISTFT that separate.py uses.
