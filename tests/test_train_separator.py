@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -42,7 +43,8 @@ def test_short_run_loss_falls_and_checkpoint_has_everything(songs, tmp_path):
     assert CHECKPOINT_KEYS <= set(last)
     assert last["epoch"] == 4 and last["targets"] == ["vocals"] and last["max_bin"] == 128
     assert last["stft"] == {"sample_rate": 44100, "n_fft": 4096, "hop_length": 1024, "window": "hann"}
-    assert last["model_config"] == {"n_targets": 1, "max_bin": 128, "n_audio_channels": 2, "base_channels": 4}
+    assert last["model_config"] == {"n_targets": 1, "max_bin": 128, "n_audio_channels": 2, "base_channels": 4,
+                                    "frequency_channel": False}
     losses = last["history"]["train loss"]
     assert len(losses) == 4 and losses[-1] < losses[0]
     sdrs = last["history"]["validation SDR vocals (dB)"]
@@ -101,3 +103,47 @@ def test_bad_flags_and_data_give_one_error_line(songs, tmp_path, args, message):
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert not (tmp_path / "ck" / "last.pth").exists()
+
+
+def test_phase_sensitive_target_is_the_source_along_the_mixture_phase():
+    from train_separator import phase_sensitive_magnitude
+    rng = np.random.default_rng(0)
+    source = (rng.normal(size=(2, 8, 5)) + 1j * rng.normal(size=(2, 8, 5))).astype(np.complex64)
+    rest = (rng.normal(size=(2, 8, 5)) + 1j * rng.normal(size=(2, 8, 5))).astype(np.complex64)
+    mixture = source + rest
+    target = phase_sensitive_magnitude(source, mixture, np.abs(mixture))
+    # The best real mask for a mixture-phase estimate is target / |mixture|: no other mask gets closer to S.
+    best = target / np.abs(mixture) * mixture
+    for mask in (np.abs(source) / np.abs(mixture), np.clip(target / np.abs(mixture), 0, 1)):
+        assert np.all(np.abs(best - source) <= np.abs(mask * mixture - source) + 1e-5)
+    assert np.all(target <= np.abs(source) + 1e-5)
+    # A source alone in the mixture keeps its full magnitude; one cancelled by the rest is negative.
+    np.testing.assert_allclose(phase_sensitive_magnitude(source, source, np.abs(source)), np.abs(source), rtol=1e-5)
+    assert np.all(phase_sensitive_magnitude(source, -0.5 * source, 0.5 * np.abs(source)) < 0)
+
+
+@pytest.mark.parametrize("phase_sensitive", [True, False])
+def test_remix_dataset_patches_are_repeatable_and_match_the_loss(phase_sensitive):
+    from train_separator import REST, RemixDataset
+    rng = np.random.default_rng(1)
+    songs = [{name: (rng.normal(size=(2, 16, 40)) + 1j * rng.normal(size=(2, 16, 40))).astype(np.complex64)
+              for name in ("vocals", REST)} for _ in range(2)]
+    dataset = RemixDataset(songs, ["vocals"], patch_frames=8, length=4, seed=3, phase_sensitive=phase_sensitive)
+    mixture, target = dataset[2]
+    assert mixture.shape == (2, 16, 8) and target.shape == (1, 2, 16, 8)
+    assert torch.equal(dataset[2][1], target)  # same index and epoch: same patch
+    dataset.epoch = 1
+    assert not torch.equal(dataset[2][1], target)
+    assert bool((target < 0).any()) == phase_sensitive  # |S| is never negative; |S| cos(dphi) can be
+
+
+def test_speed_change_moves_pitch_and_length_together():
+    from train_separator import change_speed
+    rate = 8000
+    tone = np.sin(2 * np.pi * 440 * np.arange(rate) / rate).astype(np.float32)[None]  # 1 s of A4
+    assert change_speed(tone, 0, rate) is tone
+    up = change_speed(tone, 12, rate)  # an octave up: twice the pitch, half the length
+    assert up.shape == (1, rate // 2)
+    spectrum = np.abs(np.fft.rfft(up[0] * np.hanning(up.shape[1])))
+    assert np.fft.rfftfreq(up.shape[1], 1 / rate)[np.argmax(spectrum)] == pytest.approx(880, abs=4)
+    assert change_speed(tone, -2, rate).shape[1] == round(rate * 2 ** (2 / 12))

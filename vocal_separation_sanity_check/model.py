@@ -28,12 +28,13 @@ DEFAULT_BASE_CHANNELS = 8
 
 class SpectrogramUNet(nn.Module):
     def __init__(self, n_targets: int, max_bin: int = DEFAULT_MAX_BIN, n_audio_channels: int = 2,
-                 base_channels: int = DEFAULT_BASE_CHANNELS):
+                 base_channels: int = DEFAULT_BASE_CHANNELS, frequency_channel: bool = False):
         super().__init__()
         self.n_targets = n_targets
         self.max_bin = max_bin
         self.n_audio_channels = n_audio_channels
-        self.unet = UNet(n_channels=n_audio_channels, n_classes=n_audio_channels * n_targets,
+        self.frequency_channel = frequency_channel
+        self.unet = UNet(n_channels=n_audio_channels + int(frequency_channel), n_classes=n_audio_channels * n_targets,
                          base_channels=base_channels)
         # Per-bin statistics of log-magnitude on the training set; buffers, so they live in the state_dict.
         self.register_buffer("input_mean", torch.zeros(max_bin))
@@ -42,7 +43,8 @@ class SpectrogramUNet(nn.Module):
     def config(self) -> dict:
         """The constructor arguments, saved in the checkpoint so the model is rebuilt exactly."""
         return {"n_targets": self.n_targets, "max_bin": self.max_bin,
-                "n_audio_channels": self.n_audio_channels, "base_channels": self.unet.base_channels}
+                "n_audio_channels": self.n_audio_channels, "base_channels": self.unet.base_channels,
+                "frequency_channel": self.frequency_channel}
 
     @staticmethod
     def compress(magnitude: torch.Tensor) -> torch.Tensor:
@@ -59,6 +61,11 @@ class SpectrogramUNet(nn.Module):
         x = self.compress(magnitude[:, :, : self.max_bin])
         modelled_bins = x.shape[2]  # max_bin, or fewer for a small STFT
         x = (x - self.input_mean[:modelled_bins, None]) / self.input_scale[:modelled_bins, None]
+        if self.frequency_channel:
+            # Convolutions look the same at every height; this extra channel (-1 at 0 Hz, +1 at max_bin) tells
+            # the network where it is, e.g. that bass lives only at the bottom.
+            position = torch.linspace(-1, 1, self.max_bin, device=x.device, dtype=x.dtype)[:modelled_bins]
+            x = torch.cat([x, position[:, None].expand(batch, 1, modelled_bins, n_frames)], dim=1)
         # Pad bins and frames up to a multiple of 16.
         pad_bins = -modelled_bins % UNET_MULTIPLE
         pad_frames = -n_frames % UNET_MULTIPLE

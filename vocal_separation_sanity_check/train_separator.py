@@ -22,6 +22,7 @@ import math
 import time
 from pathlib import Path
 
+import librosa
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -68,11 +69,21 @@ def load_split(tracks: list[Track], targets: list[str], settings: STFTSettings,
     return songs
 
 
+def phase_sensitive_magnitude(source: np.ndarray, mixture: np.ndarray, mixture_magnitude: np.ndarray) -> np.ndarray:
+    """|S| cos(phase S - phase X): the part of the source that lies along the mixture's phase.
+
+    The estimate is mask * mixture, so it always has the mixture's phase; this is the magnitude that makes
+    such an estimate closest to the true source (Erdogan et al. 2015). Where the source and the rest cancel
+    each other it is smaller than |S|, and the network learns to hold back there.
+    """
+    return (np.real(source * np.conj(mixture)) / np.maximum(mixture_magnitude, 1e-8)).astype(np.float32)
+
+
 class RemixDataset(Dataset):
     """Random patches of random remixes: the same item index and epoch always give the same patch."""
 
     def __init__(self, spectrograms: list[dict[str, np.ndarray]], targets: list[str], patch_frames: int,
-                 length: int, seed: int, remix_probability: float = 1.0):
+                 length: int, seed: int, remix_probability: float = 1.0, phase_sensitive: bool = True):
         self.spectrograms = spectrograms  # per song {source: complex (2, max_bin, frames)}
         self.targets = targets
         self.sources = targets + [REST]
@@ -80,6 +91,7 @@ class RemixDataset(Dataset):
         self.length = length
         self.seed = seed
         self.remix_probability = remix_probability
+        self.phase_sensitive = phase_sensitive
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -99,8 +111,13 @@ class RemixDataset(Dataset):
             patch = patch * np.float32(rng.uniform(*GAIN_RANGE))
             patches[source] = patch[::-1] if rng.random() < 0.5 else patch  # swap left and right
         mixture = sum(patches.values())
-        target = np.stack([np.abs(patches[name]) for name in self.targets])
-        return torch.from_numpy(np.abs(mixture)), torch.from_numpy(target)
+        mixture_magnitude = np.abs(mixture)
+        if self.phase_sensitive:
+            target = np.stack([phase_sensitive_magnitude(patches[name], mixture, mixture_magnitude)
+                               for name in self.targets])
+        else:
+            target = np.stack([np.abs(patches[name]) for name in self.targets])
+        return torch.from_numpy(mixture_magnitude), torch.from_numpy(target)
 
     def random_position(self, rng: np.random.Generator) -> tuple[int, int]:
         song = int(rng.integers(len(self.spectrograms)))
@@ -108,13 +125,26 @@ class RemixDataset(Dataset):
         return song, int(rng.integers(frames - self.patch_frames + 1))
 
 
-def source_spectrograms(songs, targets: list[str], settings: STFTSettings, max_bin: int) -> list[dict]:
-    """Complex STFT (2, max_bin, frames) of each target and of the rest (mixture - targets), per song."""
+def change_speed(audio: np.ndarray, semitones: float, sample_rate: int) -> np.ndarray:
+    """Play (channels, samples) faster or slower, like a tape: pitch moves by `semitones`, tempo with it."""
+    if semitones == 0:
+        return audio
+    factor = 2 ** (semitones / 12)
+    return librosa.resample(audio, orig_sr=sample_rate, target_sr=sample_rate / factor, res_type="soxr_hq")
+
+
+def source_spectrograms(songs, targets: list[str], settings: STFTSettings, max_bin: int,
+                        semitone_shifts: list[float]) -> list[dict]:
+    """Complex STFT (2, max_bin, frames) of each target and of the rest (mixture - targets), for every song at
+    every speed in `semitone_shifts`: each speed counts as one more song to draw sources from.
+    """
     spectrograms = []
     for _, mixture, sources in songs:
         rest = mixture - sum(sources[name] for name in targets)
         audio = {**{name: sources[name] for name in targets}, REST: rest}
-        spectrograms.append({name: np.ascontiguousarray(stft(a, settings)[:, :max_bin]) for name, a in audio.items()})
+        for semitones in semitone_shifts:
+            spectrograms.append({name: np.ascontiguousarray(
+                stft(change_speed(a, semitones, settings.sample_rate), settings)[:, :max_bin]) for name, a in audio.items()})
     return spectrograms
 
 
@@ -145,7 +175,7 @@ def check_args(args: argparse.Namespace) -> None:
     for flag, value, minimum in [("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
                                  ("--patch-frames", args.patch_frames, 16), ("--samples-per-epoch", args.samples_per_epoch, 1),
                                  ("--base-channels", args.base_channels, 1), ("--max-bin", args.max_bin, 16),
-                                 ("--workers", args.workers, 0)]:
+                                 ("--workers", args.workers, 0), ("--speed-semitones", args.speed_semitones, 0)]:
         if value < minimum:
             raise UserError(f"{flag} {value}: must be at least {minimum}")
     if not args.learning_rate > 0:
@@ -165,12 +195,18 @@ def get_args() -> argparse.Namespace:
     parser.add_argument("--targets", "-t", nargs="+", default=["vocals"], help="Stems to separate, e.g. vocals drums bass other")
     parser.add_argument("--epochs", "-e", type=int, default=1000, help="Upper bound; --max-minutes usually ends training")
     parser.add_argument("--max-minutes", "-M", type=float, default=None, help="Stop cleanly after this long (fractions allowed)")
-    parser.add_argument("--batch-size", "-b", type=int, default=16, help="Patches per step (per process under torchrun)")
+    parser.add_argument("--batch-size", "-b", type=int, default=8, help="Patches per step (per process under torchrun)")
     parser.add_argument("--learning-rate", "-l", type=float, default=3e-3, help="Adam learning rate at the start (cosine decay to 5%%)")
     parser.add_argument("--patch-frames", "-p", type=int, default=64, help="STFT frames per patch (43 frames = 1 s)")
     parser.add_argument("--samples-per-epoch", "-s", type=int, default=256, help="Patches per epoch (all processes)")
+    parser.add_argument("--loss", choices=["phase-sensitive", "magnitude"], default="phase-sensitive",
+                        help="L1 against the source magnitude along the mixture's phase, or against |source| (Spleeter)")
+    parser.add_argument("--speed-semitones", type=int, default=2,
+                        help="Also train on every song played up to this many semitones faster and slower (0: off)")
     parser.add_argument("--base-channels", type=int, default=DEFAULT_BASE_CHANNELS, help="U-Net width (the image model uses 64)")
     parser.add_argument("--max-bin", type=int, default=DEFAULT_MAX_BIN, help="STFT bins the U-Net sees (512 of 2049 = 5.5 kHz)")
+    parser.add_argument("--frequency-channel", action=argparse.BooleanOptionalAction, default=False,
+                        help="Give the U-Net a third input channel saying each row's frequency")
     parser.add_argument("--checkpoint-dir", "-c", default="checkpoints", help="Where best.pth, last.pth, curves go")
     parser.add_argument("--resume", default=None, help="Continue from a last.pth")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
@@ -207,7 +243,9 @@ def main() -> None:
     else:
         train_songs = load_split(train_tracks, args.targets, settings, slice(None, 1 - VALIDATION_FRACTION))
         valid_songs = load_split(train_tracks, args.targets, settings, slice(1 - VALIDATION_FRACTION, None))
-    shortest = min(mixture.shape[1] for _, mixture, _ in train_songs) // settings.hop_length
+    # Played faster (--speed-semitones), a song gets shorter: a patch must fit in the shortest version.
+    shortest = int(min(mixture.shape[1] for _, mixture, _ in train_songs) / 2 ** (args.speed_semitones / 12)
+                   / settings.hop_length)
     if shortest <= args.patch_frames:
         raise UserError(f"--patch-frames {args.patch_frames}: the shortest training song has only {shortest} frames; "
                         "use fewer frames or longer songs")
@@ -215,11 +253,13 @@ def main() -> None:
 
     # 3. Source spectrograms in RAM, and the input normalization from the training mixtures
     max_bin = min(args.max_bin, settings.n_bins)
-    spectrograms = source_spectrograms(train_songs, args.targets, settings, max_bin)
+    shifts = sorted({0.0} | {sign * step for step in range(1, args.speed_semitones + 1) for sign in (-1.0, 1.0)})
+    spectrograms = source_spectrograms(train_songs, args.targets, settings, max_bin, shifts)
     megabytes = sum(s.nbytes for song in spectrograms for s in song.values()) / 2**20
-    logging.info(f"Spectrograms of {len(args.targets) + 1} sources x {len(spectrograms)} songs: {megabytes:.0f} MB in RAM")
+    logging.info(f"Spectrograms of {len(args.targets) + 1} sources x {len(train_songs)} songs x {len(shifts)} speeds: "
+                 f"{megabytes:.0f} MB in RAM")
     dataset = RemixDataset(spectrograms, args.targets, args.patch_frames, args.samples_per_epoch // world_size,
-                           seed=args.seed * 1000 + rank)
+                           seed=args.seed * 1000 + rank, phase_sensitive=args.loss == "phase-sensitive")
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=False, num_workers=args.workers, drop_last=True)
     if len(loader) == 0:
         raise UserError(f"--samples-per-epoch {args.samples_per_epoch}: fewer than one batch per process; "
@@ -234,7 +274,8 @@ def main() -> None:
         model = SpectrogramUNet(**checkpoint["model_config"])
         model.load_state_dict(checkpoint["state_dict"])
     else:
-        model = SpectrogramUNet(len(args.targets), max_bin=max_bin, base_channels=args.base_channels)
+        model = SpectrogramUNet(len(args.targets), max_bin=max_bin, base_channels=args.base_channels,
+                                frequency_channel=args.frequency_channel)
         model.set_input_statistics(*input_statistics(train_songs, settings, max_bin))
     # On the device before the optimizer exists: Adam's restored state must live where the weights live.
     model.to(device)
