@@ -28,7 +28,7 @@ DEFAULT_BASE_CHANNELS = 8
 
 class SpectrogramUNet(nn.Module):
     def __init__(self, n_targets: int, max_bin: int = DEFAULT_MAX_BIN, n_audio_channels: int = 2,
-                 base_channels: int = DEFAULT_BASE_CHANNELS, frequency_channel: bool = False):
+                 base_channels: int = DEFAULT_BASE_CHANNELS, frequency_channel: bool = True):
         super().__init__()
         self.n_targets = n_targets
         self.max_bin = max_bin

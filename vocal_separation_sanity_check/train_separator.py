@@ -205,8 +205,8 @@ def get_args() -> argparse.Namespace:
                         help="Also train on every song played up to this many semitones faster and slower (0: off)")
     parser.add_argument("--base-channels", type=int, default=DEFAULT_BASE_CHANNELS, help="U-Net width (the image model uses 64)")
     parser.add_argument("--max-bin", type=int, default=DEFAULT_MAX_BIN, help="STFT bins the U-Net sees (512 of 2049 = 5.5 kHz)")
-    parser.add_argument("--frequency-channel", action=argparse.BooleanOptionalAction, default=False,
-                        help="Give the U-Net a third input channel saying each row's frequency")
+    parser.add_argument("--frequency-channel", action=argparse.BooleanOptionalAction, default=True,
+                        help="A third input channel telling the U-Net each row's frequency (on by default)")
     parser.add_argument("--checkpoint-dir", "-c", default="checkpoints", help="Where best.pth, last.pth, curves go")
     parser.add_argument("--resume", default=None, help="Continue from a last.pth")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
