@@ -62,6 +62,20 @@ def test_masks_are_full_band_and_in_range():
     assert masks[..., 64:, :].min() > 0
 
 
+def test_frequency_channel_lets_the_network_tell_rows_apart():
+    """A flat spectrogram looks the same at every height to convolutions; the frequency channel breaks that."""
+    flat = torch.ones(1, 2, 512, 16)
+    rows = {}
+    for frequency_channel in (False, True):
+        torch.manual_seed(0)
+        model = SpectrogramUNet(1, max_bin=512, base_channels=4, frequency_channel=frequency_channel).eval()
+        assert model.unet.inc.double_conv[0].weight.shape[1] == 2 + frequency_channel
+        masks = model(flat)[0, 0, 0]
+        rows[frequency_channel] = (masks[240], masks[256])  # two rows far from the edges, on the pooling grid
+    torch.testing.assert_close(*rows[False])
+    assert not torch.allclose(*rows[True])
+
+
 def test_chunked_separation_matches_whole_song_and_keeps_length():
     mixture = song(4.1)  # not a multiple of the chunk
     settings = STFTSettings(RATE, 1024, 256)  # a smaller STFT keeps the test fast; chunks are 16 hops = 0.09 s

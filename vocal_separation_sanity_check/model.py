@@ -3,7 +3,8 @@
     mixture magnitude (batch, 2, bins, frames)            a stereo spectrogram is a 2-channel image
       -> keep the lowest `max_bin` bins                   512 of 2049 bins = up to 5.5 kHz, where voices live
       -> log, then normalize per bin                      loud bass and quiet treble on one scale
-      -> UNet(n_channels=2, n_classes=2 * n_targets)      the SAME class that segments images
+      -> add a channel holding each row's frequency       convolutions alone cannot tell bass from treble
+      -> UNet(n_channels=3, n_classes=2 * n_targets)      the SAME class that segments images
       -> sigmoid                                          a soft mask in [0, 1] per target and channel
       -> extend the mask above max_bin                    output is full band: nothing is cut
     masks (batch, n_targets, 2, bins, frames)

@@ -4,11 +4,11 @@
 
 The U-Net looks at magnitude-spectrogram patches of a mixture and predicts one soft mask per target;
 the loss is the L1 distance between the masked mixture and the target's magnitude (Jansson et al. 2017,
-Spleeter). Every patch is a new mixture: each source is drawn from a random song and position, with a
+Spleeter). Every patch is a new mixture: each source is drawn from a random song, speed and position, with a
 random gain and random left/right swap (Open-Unmix, Spleeter), so 6 songs give endless training data.
 
-The complex STFT of every source is computed once and kept in RAM: the STFT is linear, so adding
-scaled source spectrograms is exactly the spectrogram of the remixed audio.
+The complex STFT of every source, at every speed (--speed-semitones), is computed once and kept in RAM:
+the STFT is linear, so adding scaled source spectrograms is exactly the spectrogram of the remixed audio.
 
 Validation: separate held-out audio with the same code as separate.py and report SDR every epoch;
 best.pth keeps the best validation SDR, last.pth the latest state (for --resume).
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
@@ -69,21 +70,11 @@ def load_split(tracks: list[Track], targets: list[str], settings: STFTSettings,
     return songs
 
 
-def phase_sensitive_magnitude(source: np.ndarray, mixture: np.ndarray, mixture_magnitude: np.ndarray) -> np.ndarray:
-    """|S| cos(phase S - phase X): the part of the source that lies along the mixture's phase.
-
-    The estimate is mask * mixture, so it always has the mixture's phase; this is the magnitude that makes
-    such an estimate closest to the true source (Erdogan et al. 2015). Where the source and the rest cancel
-    each other it is smaller than |S|, and the network learns to hold back there.
-    """
-    return (np.real(source * np.conj(mixture)) / np.maximum(mixture_magnitude, 1e-8)).astype(np.float32)
-
-
 class RemixDataset(Dataset):
     """Random patches of random remixes: the same item index and epoch always give the same patch."""
 
     def __init__(self, spectrograms: list[dict[str, np.ndarray]], targets: list[str], patch_frames: int,
-                 length: int, seed: int, remix_probability: float = 1.0, phase_sensitive: bool = True):
+                 length: int, seed: int, remix_probability: float = 1.0):
         self.spectrograms = spectrograms  # per song {source: complex (2, max_bin, frames)}
         self.targets = targets
         self.sources = targets + [REST]
@@ -91,7 +82,6 @@ class RemixDataset(Dataset):
         self.length = length
         self.seed = seed
         self.remix_probability = remix_probability
-        self.phase_sensitive = phase_sensitive
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -111,13 +101,8 @@ class RemixDataset(Dataset):
             patch = patch * np.float32(rng.uniform(*GAIN_RANGE))
             patches[source] = patch[::-1] if rng.random() < 0.5 else patch  # swap left and right
         mixture = sum(patches.values())
-        mixture_magnitude = np.abs(mixture)
-        if self.phase_sensitive:
-            target = np.stack([phase_sensitive_magnitude(patches[name], mixture, mixture_magnitude)
-                               for name in self.targets])
-        else:
-            target = np.stack([np.abs(patches[name]) for name in self.targets])
-        return torch.from_numpy(mixture_magnitude), torch.from_numpy(target)
+        target = np.stack([np.abs(patches[name]) for name in self.targets])
+        return torch.from_numpy(np.abs(mixture)), torch.from_numpy(target)
 
     def random_position(self, rng: np.random.Generator) -> tuple[int, int]:
         song = int(rng.integers(len(self.spectrograms)))
@@ -158,6 +143,7 @@ def input_statistics(songs, settings: STFTSettings, max_bin: int) -> tuple[torch
 
 def validate(separator: Separator, songs) -> dict[str, float]:
     """Mean over songs of the whole-song SDR (dB) of each target, separated exactly as separate.py does."""
+    separator.model.eval()  # running BatchNorm statistics, as separate.py uses them; the next epoch sets train()
     scores = {name: [] for name in separator.targets}
     for _, mixture, sources in songs:
         estimates = separator.separate(mixture)
@@ -178,6 +164,8 @@ def check_args(args: argparse.Namespace) -> None:
                                  ("--workers", args.workers, 0), ("--speed-semitones", args.speed_semitones, 0)]:
         if value < minimum:
             raise UserError(f"{flag} {value}: must be at least {minimum}")
+    if not 0 <= args.ema < 1:
+        raise UserError(f"--ema {args.ema}: must be in [0, 1), e.g. 0.998; 0 turns it off")
     if not args.learning_rate > 0:
         raise UserError(f"--learning-rate {args.learning_rate}: must be positive, e.g. 1e-3")
     if args.max_minutes is not None and not args.max_minutes > 0:
@@ -199,14 +187,14 @@ def get_args() -> argparse.Namespace:
     parser.add_argument("--learning-rate", "-l", type=float, default=3e-3, help="Adam learning rate at the start (cosine decay to 5%%)")
     parser.add_argument("--patch-frames", "-p", type=int, default=64, help="STFT frames per patch (43 frames = 1 s)")
     parser.add_argument("--samples-per-epoch", "-s", type=int, default=256, help="Patches per epoch (all processes)")
-    parser.add_argument("--loss", choices=["phase-sensitive", "magnitude"], default="phase-sensitive",
-                        help="L1 against the source magnitude along the mixture's phase, or against |source| (Spleeter)")
     parser.add_argument("--speed-semitones", type=int, default=2,
                         help="Also train on every song played up to this many semitones faster and slower (0: off)")
     parser.add_argument("--base-channels", type=int, default=DEFAULT_BASE_CHANNELS, help="U-Net width (the image model uses 64)")
     parser.add_argument("--max-bin", type=int, default=DEFAULT_MAX_BIN, help="STFT bins the U-Net sees (512 of 2049 = 5.5 kHz)")
     parser.add_argument("--frequency-channel", action=argparse.BooleanOptionalAction, default=True,
                         help="A third input channel telling the U-Net each row's frequency (on by default)")
+    parser.add_argument("--ema", type=float, default=0.998,
+                        help="Validate and save a running average of the weights with this decay (0: off)")
     parser.add_argument("--checkpoint-dir", "-c", default="checkpoints", help="Where best.pth, last.pth, curves go")
     parser.add_argument("--resume", default=None, help="Continue from a last.pth")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
@@ -259,7 +247,7 @@ def main() -> None:
     logging.info(f"Spectrograms of {len(args.targets) + 1} sources x {len(train_songs)} songs x {len(shifts)} speeds: "
                  f"{megabytes:.0f} MB in RAM")
     dataset = RemixDataset(spectrograms, args.targets, args.patch_frames, args.samples_per_epoch // world_size,
-                           seed=args.seed * 1000 + rank, phase_sensitive=args.loss == "phase-sensitive")
+                           seed=args.seed * 1000 + rank)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=False, num_workers=args.workers, drop_last=True)
     if len(loader) == 0:
         raise UserError(f"--samples-per-epoch {args.samples_per_epoch}: fewer than one batch per process; "
@@ -272,7 +260,7 @@ def main() -> None:
             raise UserError(f"--resume {args.resume}: trained for targets {checkpoint.get('targets')}, "
                             f"not {args.targets}; give matching --targets")
         model = SpectrogramUNet(**checkpoint["model_config"])
-        model.load_state_dict(checkpoint["state_dict"])
+        model.load_state_dict(checkpoint.get("training_state_dict", checkpoint["state_dict"]))
     else:
         model = SpectrogramUNet(len(args.targets), max_bin=max_bin, base_channels=args.base_channels,
                                 frequency_channel=args.frequency_channel)
@@ -290,8 +278,15 @@ def main() -> None:
         logging.info(f"Resumed from {args.resume} after epoch {start_epoch} (best SDR {best_sdr:.2f} dB)")
     if args.amp:
         model = model.to(memory_format=torch.channels_last)
+    # A running average of the weights (--ema) is what gets validated and saved: it smooths out the noise
+    # of the last steps. The raw weights are saved too, to --resume from.
+    averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True) if args.ema else None
+    if averaged is not None and checkpoint is not None and "training_state_dict" in checkpoint:
+        averaged.module.load_state_dict(checkpoint["state_dict"])
+        averaged.n_averaged.fill_(1)  # continue the average instead of restarting it from the raw weights
+    inference_model = averaged.module if averaged is not None else model
     # Validation separates with the same chunking, masking and ISTFT that separate.py uses.
-    separator = Separator(model, settings, args.targets, device, amp=args.amp)
+    separator = Separator(inference_model, settings, args.targets, device, amp=args.amp)
     model.train()
     ddp_model = DistributedDataParallel(model) if world_size > 1 else model
     wandb_run = init_wandb(args.wandb and is_main, "unet-stem-separation", vars(args))
@@ -322,6 +317,8 @@ def main() -> None:
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
+                if averaged is not None:
+                    averaged.update_parameters(model)
                 losses.append(loss.item())
                 bar.set_postfix(loss=f"{losses[-1]:.4f}")
                 # Stop early enough to validate and save within the budget; all processes stop together.
@@ -347,11 +344,13 @@ def main() -> None:
             logging.info(f"Epoch {epoch}/{args.epochs}: loss {epoch_loss:.4f}, validation SDR {summary}"
                          f"{' (best)' if is_best else ''}{' (time budget reached)' if out_of_time else ''}")
             checkpoint = {
-                "state_dict": model.state_dict(), "model_config": model.config(), "stft": settings.to_dict(),
+                "state_dict": inference_model.state_dict(), "model_config": model.config(), "stft": settings.to_dict(),
                 "targets": list(args.targets), "max_bin": max_bin, "epoch": epoch,
                 "optimizer": optimizer.state_dict(), "grad_scaler": scaler.state_dict(), "history": history,
                 "best_sdr": best_sdr, "args": vars(args),
             }
+            if averaged is not None:
+                checkpoint["training_state_dict"] = model.state_dict()
             save_checkpoint(checkpoint, checkpoint_dir / "last.pth")
             if is_best:
                 save_checkpoint(checkpoint, checkpoint_dir / "best.pth")
