@@ -169,3 +169,15 @@ def test_cli_bad_inputs_give_one_error_line(tmp_path, case, message):
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_checkpoints_from_before_the_frequency_channel_still_load(tmp_path):
+    torch.manual_seed(0)
+    model = SpectrogramUNet(1, max_bin=64, base_channels=4, frequency_channel=False)
+    config = model.config()
+    del config["frequency_channel"]  # what train_separator.py saved before the option existed
+    save_checkpoint({"state_dict": model.state_dict(), "model_config": config, "stft": DEFAULT_STFT.to_dict(),
+                     "targets": ["vocals"], "max_bin": 64}, tmp_path / "old.pth")
+    loaded = load_separator(tmp_path / "old.pth", CPU).model
+    assert loaded.frequency_channel is False
+    torch.testing.assert_close(loaded.unet.inc.double_conv[0].weight, model.unet.inc.double_conv[0].weight)

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from audio import DEFAULT_STFT
 from separate import load_separator
 from train_separator import GAIN_RANGE, REST, RemixDataset, change_speed
 from audio_helpers import synthetic_stems, write_musdb_track
+from utils.errors import UserError
 
 SCRIPT = Path(__file__).resolve().parent.parent / "vocal_separation_sanity_check" / "train_separator.py"
 TINY = ["--base-channels", "4", "--max-bin", "128", "--patch-frames", "32", "--batch-size", "4", "--seed", "0"]
@@ -46,7 +48,7 @@ def test_short_run_loss_falls_and_checkpoint_has_everything(songs, tmp_path):
     assert last["epoch"] == 4 and last["targets"] == ["vocals"] and last["max_bin"] == 128
     assert last["stft"] == {"sample_rate": 44100, "n_fft": 4096, "hop_length": 1024, "window": "hann"}
     assert last["model_config"] == {"n_targets": 1, "max_bin": 128, "n_audio_channels": 2, "base_channels": 4,
-                                    "frequency_channel": False}
+                                    "frequency_channel": True}
     losses = last["history"]["train loss"]
     assert len(losses) == 4 and losses[-1] < losses[0]
     sdrs = last["history"]["validation SDR vocals (dB)"]
@@ -152,3 +154,12 @@ def test_speed_change_moves_pitch_and_length_together():
     spectrum = np.abs(np.fft.rfft(up[0] * np.hanning(up.shape[1])))
     assert np.fft.rfftfreq(up.shape[1], 1 / rate)[np.argmax(spectrum)] == pytest.approx(880, abs=4)
     assert change_speed(tone, -2, rate).shape[1] == round(rate * 2 ** (2 / 12))
+
+
+def test_memory_check_refuses_what_would_not_fit(monkeypatch):
+    import train_separator
+    songs = [("song", np.zeros((2, 44100 * 10), np.float32), {})]  # 10 s: about 7 MB of spectrograms per speed
+    monkeypatch.setattr(train_separator, "physical_memory", lambda: 2**30)  # a 1 GB machine
+    train_separator.check_memory(songs, 2, DEFAULT_STFT, 512, [0.0], "ROOT")
+    with pytest.raises(UserError, match=r"^--root ROOT: the training spectrograms would take 6\.\d GB .* at 5 speeds"):
+        train_separator.check_memory(songs * 200, 2, DEFAULT_STFT, 512, [-2.0, -1.0, 0.0, 1.0, 2.0], "ROOT")

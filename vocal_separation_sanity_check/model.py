@@ -47,6 +47,11 @@ class SpectrogramUNet(nn.Module):
                 "n_audio_channels": self.n_audio_channels, "base_channels": self.unet.base_channels,
                 "frequency_channel": self.frequency_channel}
 
+    @classmethod
+    def from_config(cls, config: dict) -> "SpectrogramUNet":
+        """Rebuild a model from its saved config(); checkpoints from before the frequency channel have none."""
+        return cls(**{"frequency_channel": False, **config})
+
     @staticmethod
     def compress(magnitude: torch.Tensor) -> torch.Tensor:
         """log(1 + x): magnitudes span 100 dB, the network learns better on a log scale."""

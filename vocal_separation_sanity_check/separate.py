@@ -137,7 +137,7 @@ def load_separator(path: str | Path, device: torch.device, amp: bool = True, chu
     if missing:
         raise UserError(f"--model {path}: not a separator checkpoint (no {', '.join(missing)}); "
                         "give a model trained by train_separator.py")
-    model = SpectrogramUNet(**checkpoint["model_config"])
+    model = SpectrogramUNet.from_config(checkpoint["model_config"])
     model.load_state_dict(checkpoint["state_dict"])
     settings = STFTSettings.from_dict(checkpoint["stft"])
     stft(np.zeros((1, settings.n_fft), dtype=np.float32), settings)  # librosa imports its FFT code on first use

@@ -19,6 +19,7 @@ import _paths  # noqa: F401  (makes `unet` and `utils` importable)
 import argparse
 import logging
 import math
+import os
 import time
 from pathlib import Path
 
@@ -133,6 +134,25 @@ def source_spectrograms(songs, targets: list[str], settings: STFTSettings, max_b
     return spectrograms
 
 
+def physical_memory() -> int | None:
+    """Bytes of RAM in this machine, or None where the OS does not say (Windows)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(songs, n_sources: int, settings: STFTSettings, max_bin: int, shifts: list[float], root: str) -> None:
+    """Refuse to start what would run out of RAM: complex64 (2, max_bin, frames) per source, song and speed."""
+    frames = sum(mixture.shape[1] for _, mixture, _ in songs) / settings.hop_length
+    needed = frames * sum(2 ** (-semitones / 12) for semitones in shifts) * 2 * max_bin * 8 * n_sources
+    available = physical_memory()
+    if available is not None and needed > 0.5 * available:
+        raise UserError(f"--root {root}: the training spectrograms would take {needed / 2**30:.1f} GB of RAM at "
+                        f"{len(shifts)} speeds, more than half of this machine's {available / 2**30:.0f} GB; "
+                        "use --speed-semitones 0, fewer songs or a smaller --max-bin")
+
+
 def input_statistics(songs, settings: STFTSettings, max_bin: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-bin mean and standard deviation of the model's compressed input over the training mixtures."""
     compressed = np.concatenate(
@@ -242,6 +262,7 @@ def main() -> None:
     # 3. Source spectrograms in RAM, and the input normalization from the training mixtures
     max_bin = min(args.max_bin, settings.n_bins)
     shifts = sorted({0.0} | {sign * step for step in range(1, args.speed_semitones + 1) for sign in (-1.0, 1.0)})
+    check_memory(train_songs, len(args.targets) + 1, settings, max_bin, shifts, args.root)
     spectrograms = source_spectrograms(train_songs, args.targets, settings, max_bin, shifts)
     megabytes = sum(s.nbytes for song in spectrograms for s in song.values()) / 2**20
     logging.info(f"Spectrograms of {len(args.targets) + 1} sources x {len(train_songs)} songs x {len(shifts)} speeds: "
@@ -259,7 +280,7 @@ def main() -> None:
         if checkpoint.get("targets") != args.targets or "model_config" not in checkpoint:
             raise UserError(f"--resume {args.resume}: trained for targets {checkpoint.get('targets')}, "
                             f"not {args.targets}; give matching --targets")
-        model = SpectrogramUNet(**checkpoint["model_config"])
+        model = SpectrogramUNet.from_config(checkpoint["model_config"])
         model.load_state_dict(checkpoint.get("training_state_dict", checkpoint["state_dict"]))
     else:
         model = SpectrogramUNet(len(args.targets), max_bin=max_bin, base_channels=args.base_channels,
