@@ -1,4 +1,5 @@
 """make_demo_songs.py: MUSDB18-HQ layout, exact stem sums, determinism, and stems that sound like their parts."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -99,6 +100,18 @@ def test_make_song_is_deterministic_and_seeds_differ():
         assert first[name].shape == (2, 88200) and first[name].dtype == np.float32
         np.testing.assert_array_equal(first[name], again[name])
         assert not np.allclose(first[name], other[name]), name
+
+
+def test_songs_do_not_depend_on_the_python_hash_seed():
+    """Python orders sets of strings differently in every process; no random draw may depend on that order."""
+    folder = Path(make_demo_songs.__file__).parent
+    script = ("import sys, hashlib; sys.path.insert(0, sys.argv[1]); import _paths; "
+              "from make_demo_songs import make_song, song_rng; "
+              "songs = [make_song(song_rng(0, 'train', i), 15.0) for i in range(6)]; "
+              "print(hashlib.sha256(b''.join(s[n].tobytes() for s in songs for n in sorted(s))).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(hash_seed)}).stdout for hash_seed in (1, 2, 3)}
+    assert len(digests) == 1
 
 
 def test_vocals_sing_a_pitched_melody_in_a_singer_range():

@@ -891,7 +891,8 @@ def guitar_sampler(plan: SongPlan, rng: np.random.Generator) -> Sampler:
 
 def strummed_guitar(plan: SongPlan, rng: np.random.Generator, bars: list[int]) -> np.ndarray:
     sampler, sr = guitar_sampler(plan, rng), plan.sample_rate
-    patterns = {section: str(rng.choice(STRUM_PATTERNS)) for section in set(plan.sections)}
+    # Sorted: the order of a set of strings changes from run to run (hash seed), and with it the drawn patterns.
+    patterns = {section: str(rng.choice(STRUM_PATTERNS)) for section in sorted(set(plan.sections))}
     mono = np.zeros(plan.n_samples)
     for bar in bars:
         pattern, strings = patterns[plan.sections[bar]], guitar_voicing(plan.chord_pitch_classes(bar))
