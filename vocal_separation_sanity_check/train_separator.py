@@ -251,8 +251,9 @@ def main() -> None:
     else:
         train_songs = load_split(train_tracks, args.targets, settings, slice(None, 1 - VALIDATION_FRACTION))
         valid_songs = load_split(train_tracks, args.targets, settings, slice(1 - VALIDATION_FRACTION, None))
-    # Played faster (--speed-semitones), a song gets shorter: a patch must fit in the shortest version.
-    shortest = int(min(mixture.shape[1] for _, mixture, _ in train_songs) / 2 ** (args.speed_semitones / 12)
+    shifts = sorted({0.0} | {sign * step for step in range(1, args.speed_semitones + 1) for sign in (-1.0, 1.0)})
+    # Played faster, a song gets shorter: a patch must fit in the shortest version.
+    shortest = int(min(mixture.shape[1] for _, mixture, _ in train_songs) / 2 ** (max(shifts) / 12)
                    / settings.hop_length)
     if shortest <= args.patch_frames:
         raise UserError(f"--patch-frames {args.patch_frames}: the shortest training song has only {shortest} frames; "
@@ -261,7 +262,6 @@ def main() -> None:
 
     # 3. Source spectrograms in RAM, and the input normalization from the training mixtures
     max_bin = min(args.max_bin, settings.n_bins)
-    shifts = sorted({0.0} | {sign * step for step in range(1, args.speed_semitones + 1) for sign in (-1.0, 1.0)})
     check_memory(train_songs, len(args.targets) + 1, settings, max_bin, shifts, args.root)
     spectrograms = source_spectrograms(train_songs, args.targets, settings, max_bin, shifts)
     megabytes = sum(s.nbytes for song in spectrograms for s in song.values()) / 2**20
