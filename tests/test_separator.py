@@ -54,7 +54,7 @@ def run_separate(*args) -> subprocess.CompletedProcess:
 def test_masks_are_full_band_and_in_range():
     model = tiny_model(targets=2, max_bin=64)
     magnitude = torch.rand(1, 2, 300, 37)  # neither bins nor frames a multiple of 16
-    masks = model(magnitude)
+    masks = model(magnitude, magnitude.mean(dim=1))
     assert masks.shape == (1, 2, 2, 300, 37)
     assert masks.min() >= 0 and masks.max() <= 1
     # Above max_bin every bin gets the mean mask of the top modelled bins: not zero, so nothing is cut.
@@ -68,12 +68,35 @@ def test_frequency_channel_lets_the_network_tell_rows_apart():
     rows = {}
     for frequency_channel in (False, True):
         torch.manual_seed(0)
-        model = SpectrogramUNet(1, max_bin=512, base_channels=4, frequency_channel=frequency_channel).eval()
+        model = SpectrogramUNet(1, max_bin=512, base_channels=4, frequency_channel=frequency_channel,
+                                coherence_channel=False).eval()
         assert model.unet.inc.double_conv[0].weight.shape[1] == 2 + frequency_channel
         masks = model(flat)[0, 0, 0]
         rows[frequency_channel] = (masks[240], masks[256])  # two rows far from the edges, on the pooling grid
     torch.testing.assert_close(*rows[False])
     assert not torch.allclose(*rows[True])
+
+
+def test_coherence_channel_tells_in_phase_from_out_of_phase_stereo():
+    """Same |L| and |R| everywhere; only the phase between the sides differs, and only that channel sees it."""
+    rng = np.random.default_rng(0)
+    left = (rng.normal(size=(64, 32)) + 1j * rng.normal(size=(64, 32))).astype(np.complex64)
+    in_phase = np.stack([left, left])
+    opposite = np.stack([left, -left])
+    assert np.allclose(SpectrogramUNet.mid_magnitude(in_phase), np.abs(left))
+    assert np.allclose(SpectrogramUNet.mid_magnitude(opposite), 0)
+    magnitude = torch.from_numpy(np.abs(in_phase))[None]
+    outputs = {}
+    for coherence_channel in (False, True):
+        torch.manual_seed(0)
+        model = SpectrogramUNet(1, max_bin=64, base_channels=4, coherence_channel=coherence_channel).eval()
+        assert model.unet.inc.double_conv[0].weight.shape[1] == 3 + coherence_channel
+        outputs[coherence_channel] = [model(magnitude, torch.from_numpy(SpectrogramUNet.mid_magnitude(spectrogram))[None])
+                                      for spectrogram in (in_phase, opposite)]
+    torch.testing.assert_close(*outputs[False])
+    assert (outputs[True][0] - outputs[True][1]).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="pass mid_magnitude"):
+        model(magnitude)
 
 
 def test_chunked_separation_matches_whole_song_and_keeps_length():
@@ -173,11 +196,11 @@ def test_cli_bad_inputs_give_one_error_line(tmp_path, case, message):
 
 def test_checkpoints_from_before_the_frequency_channel_still_load(tmp_path):
     torch.manual_seed(0)
-    model = SpectrogramUNet(1, max_bin=64, base_channels=4, frequency_channel=False)
+    model = SpectrogramUNet(1, max_bin=64, base_channels=4, frequency_channel=False, coherence_channel=False)
     config = model.config()
-    del config["frequency_channel"]  # what train_separator.py saved before the option existed
+    del config["frequency_channel"], config["coherence_channel"]  # what train_separator.py saved before them
     save_checkpoint({"state_dict": model.state_dict(), "model_config": config, "stft": DEFAULT_STFT.to_dict(),
                      "targets": ["vocals"], "max_bin": 64}, tmp_path / "old.pth")
     loaded = load_separator(tmp_path / "old.pth", CPU).model
-    assert loaded.frequency_channel is False
+    assert loaded.frequency_channel is False and loaded.coherence_channel is False
     torch.testing.assert_close(loaded.unet.inc.double_conv[0].weight, model.unet.inc.double_conv[0].weight)

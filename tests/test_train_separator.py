@@ -11,7 +11,7 @@ import torch
 
 from audio import DEFAULT_STFT
 from separate import load_separator
-from train_separator import GAIN_RANGE, REST, RemixDataset, change_speed
+from train_separator import GAIN_RANGE, REST, RemixDataset, change_speed, ema_with_warmup
 from audio_helpers import synthetic_stems, write_musdb_track
 from utils.errors import UserError
 
@@ -48,7 +48,7 @@ def test_short_run_loss_falls_and_checkpoint_has_everything(songs, tmp_path):
     assert last["epoch"] == 4 and last["targets"] == ["vocals"] and last["max_bin"] == 128
     assert last["stft"] == {"sample_rate": 44100, "n_fft": 4096, "hop_length": 1024, "window": "hann"}
     assert last["model_config"] == {"n_targets": 1, "max_bin": 128, "n_audio_channels": 2, "base_channels": 4,
-                                    "frequency_channel": True}
+                                    "frequency_channel": True, "coherence_channel": True}
     losses = last["history"]["train loss"]
     assert len(losses) == 4 and losses[-1] < losses[0]
     sdrs = last["history"]["validation SDR vocals (dB)"]
@@ -78,6 +78,17 @@ def test_ema_saves_averaged_weights_and_resumes_from_the_raw_ones(songs, tmp_pat
     resumed = train(*common, "--epochs", "3", "--resume", tmp_path / "last.pth")
     assert resumed.returncode == 0, resumed.stderr
     assert load(tmp_path / "last.pth")["epoch"] == 3
+
+
+def test_ema_warm_up_follows_early_weights_then_settles_at_the_decay():
+    update = ema_with_warmup(0.998)
+    averaged, counter = [torch.zeros(3)], [torch.tensor(5)]
+    update(averaged + counter, [torch.ones(3), torch.tensor(7)], torch.tensor(0))
+    # First update: decay (1 + 0) / (10 + 0) = 0.1, so the average moves 90% of the way to the new weights.
+    assert torch.allclose(averaged[0], torch.full((3,), 0.9)) and counter[0].item() == 7
+    averaged = [torch.zeros(3)]
+    update(averaged, [torch.ones(3)], torch.tensor(100_000))
+    assert torch.allclose(averaged[0], torch.full((3,), 0.002))  # late on, the fixed decay 0.998
 
 
 def test_time_budget_stops_cleanly_with_a_checkpoint(songs, tmp_path):
@@ -131,11 +142,13 @@ def test_remix_dataset_patches_are_repeatable_and_remixed():
     songs = [{name: (rng.normal(size=(2, 16, 40)) + 1j * rng.normal(size=(2, 16, 40))).astype(np.complex64)
               for name in ("vocals", REST)} for _ in range(2)]
     dataset = RemixDataset(songs, ["vocals"], patch_frames=8, length=4, seed=3)
-    mixture, target = dataset[2]
-    assert mixture.shape == (2, 16, 8) and target.shape == (1, 2, 16, 8)
-    assert torch.equal(dataset[2][1], target)  # same index and epoch: same patch
+    mixture, mid_magnitude, target = dataset[2]
+    assert mixture.shape == (2, 16, 8) and mid_magnitude.shape == (16, 8) and target.shape == (1, 2, 16, 8)
+    # |L + R| / 2 of the remix lies between 0 (sides opposed) and the mean of |L| and |R| (sides in phase).
+    assert (mid_magnitude <= mixture.mean(dim=0) + 1e-5).all() and mid_magnitude.max() > 0
+    assert torch.equal(dataset[2][2], target)  # same index and epoch: same patch
     dataset.epoch = 1
-    assert not torch.equal(dataset[2][1], target)
+    assert not torch.equal(dataset[2][2], target)
     # The target is |vocals| of one stored patch times a gain in the documented range, maybe with L/R swapped.
     def fits(candidate: np.ndarray) -> bool:
         gain = float(target[0].mean()) / float(candidate.mean())

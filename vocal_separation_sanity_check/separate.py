@@ -71,8 +71,9 @@ class Separator:
     def masks(self, spectrogram: np.ndarray) -> np.ndarray:
         """complex (channels, bins, frames) -> float32 masks (targets, channels, bins, frames)."""
         magnitude = torch.from_numpy(np.abs(spectrogram))[None].to(self.device)
+        mid_magnitude = torch.from_numpy(SpectrogramUNet.mid_magnitude(spectrogram))[None].to(self.device)
         with autocast(self.device, self.amp):
-            masks = self.model(magnitude)[0]
+            masks = self.model(magnitude, mid_magnitude)[0]
         return masks.float().cpu().numpy()
 
     def separate_chunk(self, mixture: np.ndarray) -> dict[str, np.ndarray]:
