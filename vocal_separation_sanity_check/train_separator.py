@@ -279,7 +279,7 @@ def main() -> None:
                    / settings.hop_length)
     if shortest <= args.patch_frames:
         raise UserError(f"--patch-frames {args.patch_frames}: the shortest training song has only {shortest} frames; "
-                        f"use --patch-frames {max(16, shortest // 16 * 16 - 16)} or less, or longer songs")
+                        f"use --patch-frames {shortest - 1} or less, or longer songs")
     logging.info(f"{len(train_songs)} training songs, {len(valid_songs)} validation songs, targets {' '.join(args.targets)}")
 
     # 3. Source spectrograms in RAM, and the input normalization from the training mixtures
