@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 import make_demo_songs
-from make_demo_songs import STEMS, make_song, song_rng
+from make_demo_songs import CHORD_PARTS, STEMS, demo_song, make_song, song_variety
 
 SCRIPT = Path(__file__).resolve().parent.parent / "vocal_separation_sanity_check" / "make_demo_songs.py"
 FILES = {"mixture.wav"} | {f"{stem}.wav" for stem in STEMS}
@@ -87,7 +87,7 @@ def test_vocals_rest_somewhere_and_sing_elsewhere(demo_root, split):
 
 def test_the_file_song_is_the_in_memory_song_of_the_same_seed(demo_root):
     """Any one song can be remade alone: seed (0, 'train', 0) in memory equals the written train track."""
-    song = make_song(song_rng(0, "train", 0), 3.0)
+    song = demo_song(0, "train", 0, 3.0)
     track = read_track(next((demo_root / "train").iterdir()))
     for name in ("mixture",) + STEMS:
         np.testing.assert_array_equal(song[name], track[name])
@@ -106,12 +106,41 @@ def test_songs_do_not_depend_on_the_python_hash_seed():
     """Python orders sets of strings differently in every process; no random draw may depend on that order."""
     folder = Path(make_demo_songs.__file__).parent
     script = ("import sys, hashlib; sys.path.insert(0, sys.argv[1]); import _paths; "
-              "from make_demo_songs import make_song, song_rng; "
-              "songs = [make_song(song_rng(0, 'train', i), 15.0) for i in range(6)]; "
+              "from make_demo_songs import demo_song; "
+              "songs = [demo_song(0, 'train', i, 15.0) for i in range(6)]; "
               "print(hashlib.sha256(b''.join(s[n].tobytes() for s in songs for n in sorted(s))).hexdigest())")
     digests = {subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONHASHSEED": str(hash_seed)}).stdout for hash_seed in (1, 2, 3)}
     assert len(digests) == 1
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_any_six_songs_cover_every_chord_instrument_and_both_voices(seed):
+    for split, first in (("train", 0), ("test", 0), ("train", 4)):
+        variety = [song_variety(seed, split, index) for index in range(first, first + 6)]
+        assert sorted(part for part, _ in variety) == sorted(CHORD_PARTS), variety
+        assert sorted(voice for _, voice in variety) == ["female"] * 3 + ["male"] * 3, variety
+    # test songs are not simply the first training songs again
+    assert song_variety(seed, "test", 0) != song_variety(seed, "train", 0)
+
+
+def test_main_part_changes_only_the_other_stem():
+    """Drums, bass and vocals come from their own generators: only their level (set by the mix) may change."""
+    pad, piano = make_song(3, 2.0, main_part="pad"), make_song(3, 2.0, main_part="piano")
+    for name in ("drums", "bass", "vocals"):
+        ratio = pad[name][np.abs(piano[name]) > 1e-3] / piano[name][np.abs(piano[name]) > 1e-3]
+        assert np.allclose(ratio, ratio[0], rtol=1e-3), name
+    other_ratio = pad["other"][np.abs(piano["other"]) > 1e-3] / piano["other"][np.abs(piano["other"]) > 1e-3]
+    assert not np.allclose(other_ratio, other_ratio[0], rtol=0.1)
+
+
+def test_voice_sets_the_singer_kind_with_some_children():
+    singers = [make_demo_songs.random_singer(np.random.default_rng(i), "male") for i in range(200)]
+    male_low, child_low = make_demo_songs.SINGER_TYPES["male"][0][0], make_demo_songs.SINGER_TYPES["child"][0][0]
+    children = sum(singer.formant_scale > 1.2 for singer in singers)
+    assert 10 <= children <= 50, children  # 15% children
+    assert all(male_low <= s.low < male_low + 4 for s in singers if s.formant_scale < 1.2)
+    assert all(child_low <= s.low < child_low + 4 for s in singers if s.formant_scale > 1.2)
 
 
 def test_vocals_sing_a_pitched_melody_in_a_singer_range():

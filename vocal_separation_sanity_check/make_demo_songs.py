@@ -3,7 +3,7 @@
     python3 make_demo_songs.py --out data/demo_songs --train 6 --test 2 --seconds 30 --seed 0
 
 writes ROOT/{train,test}/<track name>/{mixture,vocals,drums,bass,other}.wav: 44.1 kHz stereo float32 wav,
-mixture = vocals + drums + bass + other. `make_song(seed, seconds)` gives the same stems in memory.
+mixture = vocals + drums + bass + other. `demo_song(seed, split, index, seconds)` gives the same stems in memory.
 
 Why synthesize: the tutorial must run offline and without licences. Why so much detail: a separator trained
 here should also do something on real music, so each stem imitates what makes its real counterpart
@@ -14,7 +14,8 @@ recognisable, and the accompaniment carries melodies too, so that "harmonic" nev
 - bass: the chord roots with fifths, octaves and passing notes, in one of four timbres;
 - other: guitars (Karplus-Strong: strummed, picked or distorted), piano, pads or organ playing the chords,
   and an instrumental lead line (synth, flute, strings, bell, pluck), sometimes an arpeggio.
-Every choice is drawn from one random generator per song, seeded by (seed, split, index).
+Every choice is drawn from one random generator per song, seeded by (seed, split, index), except two that
+take turns, so that even 6 songs cover them all: the main chord instrument and the singer's voice.
 """
 import _paths  # noqa: F401  (makes `utils` importable when this file is run as a script)
 
@@ -390,8 +391,12 @@ class Singer:
     shimmer: float  # relative random loudness wobble
 
 
-def random_singer(rng: np.random.Generator) -> Singer:
-    kind = str(rng.choice(list(SINGER_TYPES), p=[0.45, 0.45, 0.1]))
+def random_singer(rng: np.random.Generator, voice: str | None = None) -> Singer:
+    """A random singer; `voice` ("male" or "female") sets the kind, except that 15% of singers are children."""
+    if voice is None:
+        kind = str(rng.choice(list(SINGER_TYPES), p=[0.45, 0.45, 0.1]))
+    else:
+        kind = voice if rng.random() >= 0.15 else "child"
     (low, high), scale = SINGER_TYPES[kind]
     low += int(rng.integers(0, 4))
     return Singer(low=low, high=min(high, low + int(rng.integers(12, 16))),
@@ -1125,10 +1130,15 @@ def distorted_guitar(plan: SongPlan, rng: np.random.Generator, bars: list[int]) 
 CHORD_PARTS = ("strummed_guitar", "picked_guitar", "distorted_guitar", "piano", "pad", "organ")
 
 
-def render_other(plan: SongPlan, rng: np.random.Generator, phrases: list[list[Note]]) -> np.ndarray:
+def render_other(plan: SongPlan, rng: np.random.Generator, phrases: list[list[Note]],
+                 main_part: str | None = None) -> np.ndarray:
+    """One or two chord parts (the first is `main_part` if given), the lead line, sometimes an arpeggio."""
     every_bar = list(range(plan.n_bars))
     choruses = [bar for bar in every_bar if plan.sections[bar] in ("chorus", "outro")]
-    parts = [str(part) for part in rng.choice(CHORD_PARTS, size=int(rng.integers(1, 3)), replace=False)]
+    n_parts = int(rng.integers(1, 3))
+    parts = [main_part or str(rng.choice(CHORD_PARTS))]
+    if n_parts == 2:
+        parts.append(str(rng.choice([part for part in CHORD_PARTS if part != parts[0]])))
     track = np.zeros((2, plan.n_samples))
     for i, part in enumerate(parts):
         bars = every_bar
@@ -1170,21 +1180,22 @@ def mix(stems: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.
     return {"mixture": mixture, **song}
 
 
-def make_song(rng_or_seed: np.random.Generator | int, seconds: float,
-              sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+def make_song(rng_or_seed: np.random.Generator | int, seconds: float, sample_rate: int = SAMPLE_RATE,
+              main_part: str | None = None, voice: str | None = None) -> dict[str, np.ndarray]:
     """One song in memory: {'mixture', 'vocals', 'drums', 'bass', 'other'} -> float32 (2, samples) arrays.
 
     'mixture' is the sum of the four stems. The same seed (or generator state) gives the same song.
+    `main_part` (one of CHORD_PARTS) and `voice` ("male", "female") fix those two choices; None draws them.
     """
     rng = rng_or_seed if isinstance(rng_or_seed, np.random.Generator) else np.random.default_rng(rng_or_seed)
     plan = plan_song(rng, seconds, sample_rate)
     # each stem draws from its own generator, so a change in one instrument does not reshuffle the others
     seeds = rng.integers(2 ** 63, size=5)
     vocal_rng, drum_rng, bass_rng, other_rng, mix_rng = (np.random.default_rng(seed) for seed in seeds)
-    singer = random_singer(vocal_rng)
+    singer = random_singer(vocal_rng, voice)
     phrases = vocal_phrases(plan, singer, vocal_rng)
     stems = {"vocals": render_vocals(plan, vocal_rng, singer, phrases), "drums": render_drums(plan, drum_rng),
-             "bass": render_bass(plan, bass_rng), "other": render_other(plan, other_rng, phrases)}
+             "bass": render_bass(plan, bass_rng), "other": render_other(plan, other_rng, phrases, main_part)}
     return mix(stems, mix_rng)
 
 
@@ -1228,6 +1239,23 @@ def track_name(rng: np.random.Generator) -> str:
 def song_rng(seed: int, split: str, index: int) -> np.random.Generator:
     """Each song has its own seed, so train and test differ and any one song can be remade alone."""
     return np.random.default_rng([seed, SPLITS.index(split), index])
+
+
+def song_variety(seed: int, split: str, index: int) -> tuple[str, str]:
+    """(main chord instrument, voice) of song `index`: songs walk a seed-shuffled cycle of the six chord
+    instruments and alternate male and female voices, so any 6 songs in a row hold every instrument and
+    3 voices of each kind. Drawn independently, seed 0's 6 training songs had 3 distorted guitars, no pad
+    alone and 4 male voices; a model trained on them did worst on a test song of a pad and a female voice.
+    """
+    position = index + (0 if split == "train" else len(CHORD_PARTS) // 2)  # test songs start half a cycle on
+    order = np.random.default_rng(seed).permutation(len(CHORD_PARTS))
+    return CHORD_PARTS[order[position % len(CHORD_PARTS)]], ("male", "female")[position % 2]
+
+
+def demo_song(seed: int, split: str, index: int, seconds: float) -> dict[str, np.ndarray]:
+    """Song `index` of `split` in the set made with --seed `seed`: what main() writes, in memory."""
+    main_part, voice = song_variety(seed, split, index)
+    return make_song(song_rng(seed, split, index), seconds, main_part=main_part, voice=voice)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1292,7 +1320,7 @@ def main() -> None:
 
     # 2. Make every song from its own seed and write its five files
     for number, (split, index, name) in enumerate(tqdm(tracks, desc="Songs", unit="song")):
-        song = make_song(song_rng(args.seed, split, index), args.seconds)
+        song = demo_song(args.seed, split, index, args.seconds)
         for stem, audio in song.items():
             write_audio(args.out / split / name / f"{stem}.wav", audio, SAMPLE_RATE)
         if number == 0:  # 3. A picture of the first song, to see what the model will learn from
