@@ -26,7 +26,7 @@ from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.data_loading import split_dataset
 from utils.device import autocast, grad_scaler, pick_device
 from utils.dice_score import dice_loss
-from utils.distributed import all_reduce_mean, cleanup_distributed, setup_distributed
+from utils.distributed import all_reduce_mean, cleanup_distributed, finish_distributed, setup_distributed
 from utils.errors import UserError, run_cli
 from utils.model_loading import load_weights, split_checkpoint
 from utils.plotting import plot_training_curves
@@ -310,6 +310,7 @@ def main() -> None:
     logging.info(f"Using device {device}")
     try:
         train_model(args, rank, world_size, device)
+        finish_distributed()
     except KeyboardInterrupt:
         sys.exit(130)  # the usual exit code of a Ctrl-C'd program, without a traceback
     finally:

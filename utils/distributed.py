@@ -32,7 +32,19 @@ def setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
     return rank, world_size, device
 
 
+def finish_distributed() -> None:
+    """After a finished run: wait for every process, then leave the process group.
+
+    Without the wait a process that is done tears gloo down while rank 0 still saves its
+    checkpoint, and that process can abort at exit ("terminate called without an active exception").
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+    cleanup_distributed()
+
+
 def cleanup_distributed() -> None:
+    """Leave the process group (also after an error, when the other processes may be gone)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 

@@ -39,7 +39,7 @@ from separate import Separator
 from tracks import TARGET_NAMES, Track, find_tracks, load_track
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.device import autocast, grad_scaler, pick_device
-from utils.distributed import all_reduce_mean, cleanup_distributed, setup_distributed
+from utils.distributed import all_reduce_mean, finish_distributed, setup_distributed
 from utils.errors import UserError, run_cli
 from utils.plotting import plot_training_curves
 from utils.wandb_logging import init_wandb
@@ -412,7 +412,7 @@ def main() -> None:
         logging.info(f"Training done in {minutes:.1f} min; best validation SDR{' (mean over targets)' if len(args.targets) > 1 else ''} {best_sdr:.2f} dB -> {checkpoint_dir / 'best.pth'}")
         if wandb_run:
             wandb_run.finish()
-    cleanup_distributed()
+    finish_distributed()
 
 
 if __name__ == "__main__":
