@@ -24,7 +24,7 @@ from evaluate import evaluate
 from unet import UNet
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.data_loading import split_dataset
-from utils.device import autocast, grad_scaler, pick_device
+from utils.device import autocast, grad_scaler, pick_device, precision_name
 from utils.dice_score import dice_loss
 from utils.distributed import all_reduce_mean, cleanup_distributed, finish_distributed, setup_distributed
 from utils.errors import UserError, run_cli
@@ -223,7 +223,7 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
         Validation size: {len(val_set)}
         Device:          {device.type}{f' x {world_size} processes' if world_size > 1 else ''}
         Images scaling:  {args.scale}
-        Mixed precision: {args.amp}
+        Mixed precision: {precision_name(device, args.amp) if args.amp else False}
         Model:           UNet({model.n_channels}, {model.n_classes}, bilinear={model.bilinear}, \
 base_channels={model.base_channels}), {sum(p.numel() for p in model.parameters()):,} parameters""")
     wandb_run = init_wandb(args.wandb and is_main, "U-Net", vars(args))

@@ -13,6 +13,7 @@ import torch
 from conftest import REPO_ROOT
 from image_helpers import assert_user_error
 from unet import UNet
+from utils.device import precision_name
 
 # Small and fast: 64x64 demo images (scale 0.25), 8 base channels instead of 64.
 FAST = ["--data-dir", str(REPO_ROOT / "data"), "--scale", "0.25", "--base-channels", "8", "--batch-size", "2",
@@ -96,7 +97,7 @@ def test_load_milesial_state_dict_and_train(tmp_path):
                        "--load", str(tmp_path / "milesial.pth"))
     assert result.returncode == 0, result.stderr
     assert f"Model loaded from {tmp_path / 'milesial.pth'}" in result.stderr
-    assert "Mixed precision: True" in result.stderr
+    assert f"Mixed precision: {precision_name(torch.device('cpu'), True)}" in result.stderr
     assert len(EPOCH_LINE.findall(result.stdout)) == 1
     assert (tmp_path / "out" / "checkpoint_epoch1.pth").is_file()
 

@@ -1,5 +1,6 @@
 """Device choice (cuda > mps > cpu) and mixed precision, shared by the image and audio scripts."""
 import contextlib
+import functools
 
 import torch
 
@@ -25,12 +26,45 @@ def pick_device(requested: str | None = None) -> torch.device:
     return device
 
 
-def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    """Mixed precision: fp16 on CUDA and MPS, bf16 on CPU (about 2x faster on CPUs with AVX512-BF16)."""
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """True where the CPU computes bf16 in hardware (x86 AVX512-BF16 or AMX, read from Linux's /proc/cpuinfo).
+
+    Elsewhere PyTorch emulates bf16: on a 2-core AVX2 CPU a separator training step took 3.8 s in bf16
+    against 0.44 s in fp32. Where the flags cannot be read (Windows, macOS), fp32 is the safe choice.
+    """
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = cpuinfo.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+    """The mixed-precision type for `device`, or None for plain fp32: fp16 on CUDA and MPS, bf16 on a CPU that
+    has it in hardware (about 2x faster than fp32 there), fp32 on other CPUs (bf16 would be ~9x slower)."""
     if not enabled:
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if device.type == "cpu" else torch.float16
-    return torch.autocast(device.type, dtype=dtype)
+        return None
+    if device.type == "cpu":
+        return torch.bfloat16 if cpu_has_native_bf16() else None
+    return torch.float16
+
+
+def precision_name(device: torch.device, enabled: bool) -> str:
+    """For the log: what autocast() will compute in on `device`."""
+    dtype = autocast_dtype(device, enabled)
+    if dtype is not None:
+        return str(dtype).removeprefix("torch.")
+    if enabled and device.type == "cpu":
+        return "float32 (this CPU has no native bf16)"
+    return "float32"
+
+
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """Mixed precision as autocast_dtype() chooses it; a no-op where that is fp32."""
+    dtype = autocast_dtype(device, enabled)
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
 def grad_scaler(device: torch.device, enabled: bool) -> torch.amp.GradScaler:

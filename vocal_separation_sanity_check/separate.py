@@ -29,7 +29,7 @@ from filtering import wiener
 from model import UNET_MULTIPLE, SpectrogramUNet
 from tracks import STEM_NAMES
 from utils.checkpoint import load_checkpoint
-from utils.device import autocast, pick_device
+from utils.device import autocast, pick_device, precision_name
 from utils.errors import UserError, run_cli
 
 RESIDUAL_NAME = "accompaniment"
@@ -249,7 +249,7 @@ def main() -> None:
     names = output_names(files)
     # 2. Load the model once for all files
     device = pick_device(args.device)
-    logging.info(f"Device: {device}")
+    logging.info(f"Device: {device} ({precision_name(device, not args.no_amp)})")
     separator = load_separator(args.model, device, amp=not args.no_amp, chunk_seconds=args.chunk_seconds,
                                wiener_iterations=args.wiener)
     logging.info(f"Model: {', '.join(separator.targets)} ({Path(args.model).name}); writing {', '.join(separator.output_names)}")

@@ -38,7 +38,7 @@ from model import DEFAULT_BASE_CHANNELS, DEFAULT_MAX_BIN, SpectrogramUNet
 from separate import Separator
 from tracks import TARGET_NAMES, Track, find_tracks, load_track
 from utils.checkpoint import load_checkpoint, save_checkpoint
-from utils.device import autocast, grad_scaler, pick_device
+from utils.device import autocast, grad_scaler, pick_device, precision_name
 from utils.distributed import all_reduce_mean, finish_distributed, setup_distributed
 from utils.errors import UserError, run_cli
 from utils.plotting import plot_training_curves
@@ -261,7 +261,7 @@ def main() -> None:
     if not is_main:
         logging.getLogger().setLevel(logging.WARNING)
     torch.manual_seed(args.seed)
-    logging.info(f"Device: {device}, {world_size} process(es)")
+    logging.info(f"Device: {device}, {world_size} process(es), {precision_name(device, args.amp)}")
 
     # 2. Songs: ROOT/train (or ROOT) for training; ROOT/valid, or the last 15% of each training song, to validate
     root = Path(args.root)
