@@ -10,7 +10,7 @@ CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 def test_cpu_without_native_bf16_stays_float32(monkeypatch):
     monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: False)
     assert autocast_dtype(CPU, True) is None
-    assert precision_name(CPU, True) == "float32 (this CPU has no native bf16)"
+    assert precision_name(CPU, True) == "float32 (no native bf16 on this CPU)"
     with autocast(CPU, True):
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
 

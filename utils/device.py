@@ -57,7 +57,7 @@ def precision_name(device: torch.device, enabled: bool) -> str:
     if dtype is not None:
         return str(dtype).removeprefix("torch.")
     if enabled and device.type == "cpu":
-        return "float32 (this CPU has no native bf16)"
+        return "float32 (no native bf16 on this CPU)"
     return "float32"
 
 

@@ -50,7 +50,7 @@ class Separator:
         self.device = device
         self.amp = amp
         self.wiener_iterations = wiener_iterations
-        if amp:  # channels_last + bf16 (CPU) / fp16 (CUDA) is the fast path for convolutions
+        if amp:  # channels_last (+ fp16 on CUDA, bf16 on CPUs with native bf16) is the fast path for convolutions
             self.model = self.model.to(memory_format=torch.channels_last)
         # Chunk borders on the 16-frame grid, so every chunk max-pools exactly like the whole song does.
         self.grid = UNET_MULTIPLE * settings.hop_length
@@ -249,7 +249,7 @@ def main() -> None:
     names = output_names(files)
     # 2. Load the model once for all files
     device = pick_device(args.device)
-    logging.info(f"Device: {device} ({precision_name(device, not args.no_amp)})")
+    logging.info(f"Device: {device}, {precision_name(device, not args.no_amp)}")
     separator = load_separator(args.model, device, amp=not args.no_amp, chunk_seconds=args.chunk_seconds,
                                wiener_iterations=args.wiener)
     logging.info(f"Model: {', '.join(separator.targets)} ({Path(args.model).name}); writing {', '.join(separator.output_names)}")

@@ -240,7 +240,8 @@ def get_args() -> argparse.Namespace:
     parser.add_argument("--checkpoint-dir", "-c", default="checkpoints", help="Where best.pth, last.pth, curves go")
     parser.add_argument("--resume", default=None, help="Continue from a last.pth")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
-                        help="Mixed precision, on by default: bf16 on CPU (about 2x faster), fp16 on CUDA; --no-amp for fp32")
+                        help="Mixed precision, on by default: fp16 on CUDA, bf16 on CPUs with native bf16 (about 2x faster), "
+                             "fp32 on other CPUs; --no-amp for fp32 everywhere")
     parser.add_argument("--device", "-d", default=None, help="cpu, cuda, mps (default: best available)")
     parser.add_argument("--seed", type=int, default=0, help="Random seed")
     parser.add_argument("--workers", "-w", type=int, default=0, help="DataLoader worker processes")
