@@ -24,7 +24,7 @@ from evaluate import evaluate
 from unet import UNet
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.data_loading import split_dataset
-from utils.device import autocast, grad_scaler, pick_device, precision_name
+from utils.device import autocast, autocast_dtype, grad_scaler, pick_device, precision_name
 from utils.dice_score import dice_loss
 from utils.distributed import all_reduce_mean, cleanup_distributed, finish_distributed, setup_distributed
 from utils.errors import UserError, run_cli
@@ -45,7 +45,7 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--validation", "-v", dest="val", type=float, default=10.0,
                         help="Percent of the data that is used as validation (0-100)")
     parser.add_argument("--amp", action="store_true", default=False,
-                        help="Mixed precision (bf16 on CPU, fp16 on CUDA) and channels_last")
+                        help="Mixed precision (fp16 on CUDA, bf16 on CPUs with native bf16, else fp32) and channels_last")
     parser.add_argument("--bilinear", action="store_true", default=False, help="Use bilinear upsampling")
     parser.add_argument("--classes", "-c", type=int, default=2,
                         help="Number of classes (2 = background + object; 1 = one sigmoid output)")
@@ -195,7 +195,10 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
     if resume is not None:
         check_resume_checkpoint(resume, args, mask_values)
     model = build_model(args, resume)
-    memory_format = torch.channels_last if args.amp else torch.contiguous_format  # faster convolutions with AMP
+    # channels_last speeds up bf16/fp16 convolutions; in fp32 (--amp on a CPU without native bf16) it made
+    # UNet(3, 2) training 0.7x as fast on an AVX2 CPU, so it comes only with reduced precision.
+    reduced_precision = autocast_dtype(device, args.amp) is not None
+    memory_format = torch.channels_last if reduced_precision else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
     net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if world_size > 1 else model
