@@ -45,7 +45,7 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--validation", "-v", dest="val", type=float, default=10.0,
                         help="Percent of the data that is used as validation (0-100)")
     parser.add_argument("--amp", action="store_true", default=False,
-                        help="Mixed precision (fp16 on CUDA, bf16 on CPUs with native bf16, else fp32) and channels_last")
+                        help="Mixed precision: fp16 on CUDA, bf16 on CPUs with native bf16 (both with channels_last), else fp32")
     parser.add_argument("--bilinear", action="store_true", default=False, help="Use bilinear upsampling")
     parser.add_argument("--classes", "-c", type=int, default=2,
                         help="Number of classes (2 = background + object; 1 = one sigmoid output)")
