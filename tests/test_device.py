@@ -29,13 +29,10 @@ def test_gpus_use_float16_and_disabled_means_float32():
     assert precision_name(CPU, False) == "float32"
 
 
-def test_native_bf16_is_read_from_the_cpu_flags(monkeypatch, tmp_path):
-    flags = tmp_path / "cpuinfo"
-    real_open = open
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
     for text, expected in [("flags : fpu avx2 fma\n", False), ("flags : avx512f avx512_bf16\n", True),
                            ("flags : amx_bf16 amx_tile\n", True)]:
-        flags.write_text(text)
-        monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(flags if path == "/proc/cpuinfo" else path, *a, **k))
-        device_module.cpu_has_native_bf16.cache_clear()
-        assert device_module.cpu_has_native_bf16() is expected
-    device_module.cpu_has_native_bf16.cache_clear()
+        cpuinfo.write_text(text)
+        assert device_module.cpu_has_native_bf16(str(cpuinfo)) is expected
+    assert device_module.cpu_has_native_bf16(str(tmp_path / "missing")) is False  # Windows, macOS: fp32
