@@ -30,9 +30,9 @@ def test_gpus_use_float16_and_disabled_means_float32():
 
 
 def test_native_bf16_is_read_from_the_cpu_flags(tmp_path):
-    cpuinfo = tmp_path / "cpuinfo"
-    for text, expected in [("flags : fpu avx2 fma\n", False), ("flags : avx512f avx512_bf16\n", True),
-                           ("flags : amx_bf16 amx_tile\n", True)]:
+    for index, (text, expected) in enumerate([("flags : fpu avx2 fma\n", False), ("flags : avx512f avx512_bf16\n", True),
+                                              ("flags : amx_bf16 amx_tile\n", True)]):
+        cpuinfo = tmp_path / f"cpuinfo{index}"  # one file each: the answer is cached per path
         cpuinfo.write_text(text)
         assert device_module.cpu_has_native_bf16(str(cpuinfo)) is expected
     assert device_module.cpu_has_native_bf16(str(tmp_path / "missing")) is False  # Windows, macOS: fp32
