@@ -77,6 +77,21 @@ def test_frequency_channel_lets_the_network_tell_rows_apart():
     assert not torch.allclose(*rows[True])
 
 
+def test_bins_above_full_resolution_are_averaged_in_pairs_and_share_a_mask():
+    model = SpectrogramUNet(1, max_bin=40, base_channels=4, full_resolution_bins=32).eval()
+    assert model.row_count(40) == 36 and model.input_mean.shape == (36,)
+    assert model.row_count(39) == 36 and model.row_count(20) == 20
+    rows = model.pool_bins(torch.arange(39.0)[:, None])[:, 0]
+    assert rows.tolist() == list(range(32)) + [32.5, 34.5, 36.5, 38.0]  # the odd bin out is a row of its own
+    unpooled = model.unpool_bins(rows[:, None], 39)[:, 0]
+    assert unpooled.tolist() == list(range(32)) + [32.5, 32.5, 34.5, 34.5, 36.5, 36.5, 38.0]
+    magnitude = torch.rand(1, 2, 300, 37)
+    masks = model(magnitude, magnitude.mean(dim=1))[0, 0]
+    assert masks.shape == (2, 300, 37)
+    torch.testing.assert_close(masks[:, 32:40:2], masks[:, 33:40:2])  # one mask per pair above bin 32
+    assert (masks[:, 0:32:2] - masks[:, 1:32:2]).abs().max() > 1e-3  # every bin its own mask below
+
+
 def test_coherence_channel_tells_in_phase_from_out_of_phase_stereo():
     """Same |L| and |R| everywhere; only the phase between the sides differs, and only that channel sees it."""
     rng = np.random.default_rng(0)
@@ -196,11 +211,13 @@ def test_cli_bad_inputs_give_one_error_line(tmp_path, case, message):
 
 def test_checkpoints_from_before_the_frequency_channel_still_load(tmp_path):
     torch.manual_seed(0)
-    model = SpectrogramUNet(1, max_bin=64, base_channels=4, frequency_channel=False, coherence_channel=False)
+    model = SpectrogramUNet(1, max_bin=64, base_channels=4, frequency_channel=False, coherence_channel=False,
+                            full_resolution_bins=None)
     config = model.config()
-    del config["frequency_channel"], config["coherence_channel"]  # what train_separator.py saved before them
+    del config["frequency_channel"], config["coherence_channel"], config["full_resolution_bins"]  # saved before them
     save_checkpoint({"state_dict": model.state_dict(), "model_config": config, "stft": DEFAULT_STFT.to_dict(),
                      "targets": ["vocals"], "max_bin": 64}, tmp_path / "old.pth")
     loaded = load_separator(tmp_path / "old.pth", CPU).model
     assert loaded.frequency_channel is False and loaded.coherence_channel is False
+    assert loaded.full_resolution_bins == 64  # every bin its own row, as before pooling existed
     torch.testing.assert_close(loaded.unet.inc.double_conv[0].weight, model.unet.inc.double_conv[0].weight)

@@ -16,7 +16,7 @@ from audio_helpers import synthetic_stems, write_musdb_track
 from utils.errors import UserError
 
 SCRIPT = Path(__file__).resolve().parent.parent / "vocal_separation_sanity_check" / "train_separator.py"
-TINY = ["--base-channels", "4", "--max-bin", "128", "--patch-frames", "32", "--batch-size", "4", "--seed", "0"]
+TINY = ["--base-channels", "4", "--max-bin", "128", "--full-resolution-bins", "96", "--patch-frames", "32", "--batch-size", "4", "--seed", "0"]
 CHECKPOINT_KEYS = {"state_dict", "model_config", "stft", "targets", "max_bin", "epoch", "optimizer", "grad_scaler",
                    "history", "best_sdr", "args"}
 
@@ -48,14 +48,15 @@ def test_short_run_loss_falls_and_checkpoint_has_everything(songs, tmp_path):
     assert last["epoch"] == 4 and last["targets"] == ["vocals"] and last["max_bin"] == 128
     assert last["stft"] == {"sample_rate": 44100, "n_fft": 4096, "hop_length": 1024, "window": "hann"}
     assert last["model_config"] == {"n_targets": 1, "max_bin": 128, "n_audio_channels": 2, "base_channels": 4,
-                                    "frequency_channel": True, "coherence_channel": True}
+                                    "frequency_channel": True, "coherence_channel": True,
+                                    "full_resolution_bins": 96}
     losses = last["history"]["train loss"]
     assert len(losses) == 4 and losses[-1] < losses[0]
     sdrs = last["history"]["validation SDR vocals (dB)"]
     assert max(sdrs) == pytest.approx(load(tmp_path / "best.pth")["best_sdr"])
     assert (tmp_path / "training_curves.png").stat().st_size > 0
-    # The normalization statistics are part of the model, so separate.py needs nothing but the file.
-    assert last["state_dict"]["input_mean"].shape == (128,) and last["state_dict"]["input_mean"].abs().sum() > 0
+    # One normalization statistic per row (96 bins + 16 pairs), stored in the model: separate.py needs only the file.
+    assert last["state_dict"]["input_mean"].shape == (112,) and last["state_dict"]["input_mean"].abs().sum() > 0
     assert load_separator(tmp_path / "best.pth", torch.device("cpu")).output_names == ["vocals", "accompaniment"]
 
     resumed = train("--root", songs, "--checkpoint-dir", tmp_path, "--epochs", "5", "--samples-per-epoch", "32",

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from audio import DEFAULT_STFT, STFTSettings, stft
 from metrics import sdr
-from model import DEFAULT_BASE_CHANNELS, DEFAULT_MAX_BIN, SpectrogramUNet
+from model import DEFAULT_BASE_CHANNELS, DEFAULT_FULL_RESOLUTION_BINS, DEFAULT_MAX_BIN, SpectrogramUNet
 from separate import Separator
 from tracks import TARGET_NAMES, Track, find_tracks, load_track
 from utils.checkpoint import load_checkpoint, save_checkpoint
@@ -155,12 +155,11 @@ def check_memory(songs, n_sources: int, settings: STFTSettings, max_bin: int, sh
                         "use --speed-semitones 0, fewer songs or a smaller --max-bin")
 
 
-def input_statistics(songs, settings: STFTSettings, max_bin: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-bin mean and standard deviation of the model's compressed input over the training mixtures."""
-    compressed = np.concatenate(
-        [SpectrogramUNet.compress(torch.from_numpy(np.abs(stft(mixture, settings)[:, :max_bin]))).numpy()
-         .transpose(1, 0, 2).reshape(min(max_bin, settings.n_bins), -1) for _, mixture, _ in songs], axis=1)
-    return torch.from_numpy(compressed.mean(axis=1)), torch.from_numpy(compressed.std(axis=1))
+def input_statistics(model: SpectrogramUNet, songs, settings: STFTSettings) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row mean and standard deviation of the model's compressed input over the training mixtures."""
+    rows = [model.input_rows(torch.from_numpy(np.abs(stft(mixture, settings)))) for _, mixture, _ in songs]
+    compressed = torch.cat([song_rows.transpose(0, 1).flatten(1) for song_rows in rows], dim=1)  # (rows, values)
+    return compressed.mean(dim=1), compressed.std(dim=1, correction=0)
 
 
 def validate(separator: Separator, songs) -> dict[str, float]:
@@ -201,6 +200,7 @@ def check_args(args: argparse.Namespace) -> None:
     for flag, value, minimum in [("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
                                  ("--patch-frames", args.patch_frames, 16), ("--samples-per-epoch", args.samples_per_epoch, 1),
                                  ("--base-channels", args.base_channels, 1), ("--max-bin", args.max_bin, 16),
+                                 ("--full-resolution-bins", args.full_resolution_bins, 1),
                                  ("--workers", args.workers, 0), ("--speed-semitones", args.speed_semitones, 0)]:
         if value < minimum:
             raise UserError(f"{flag} {value}: must be at least {minimum}")
@@ -231,6 +231,9 @@ def get_args() -> argparse.Namespace:
                         help="Also train on every song played up to this many semitones faster and slower (0: off)")
     parser.add_argument("--base-channels", type=int, default=DEFAULT_BASE_CHANNELS, help="U-Net width (the image model uses 64)")
     parser.add_argument("--max-bin", type=int, default=DEFAULT_MAX_BIN, help="STFT bins the U-Net sees (512 of 2049 = 5.5 kHz)")
+    parser.add_argument("--full-resolution-bins", type=int, default=DEFAULT_FULL_RESOLUTION_BINS,
+                        help="Bins below this are rows of their own; above it, up to --max-bin, pairs are averaged "
+                             "(fewer rows: faster steps)")
     parser.add_argument("--frequency-channel", action=argparse.BooleanOptionalAction, default=True,
                         help="An input channel telling the U-Net each row's frequency (on by default)")
     parser.add_argument("--coherence-channel", action=argparse.BooleanOptionalAction, default=True,
@@ -307,8 +310,9 @@ def main() -> None:
         model.load_state_dict(checkpoint.get("training_state_dict", checkpoint["state_dict"]))
     else:
         model = SpectrogramUNet(len(args.targets), max_bin=max_bin, base_channels=args.base_channels,
-                                frequency_channel=args.frequency_channel, coherence_channel=args.coherence_channel)
-        model.set_input_statistics(*input_statistics(train_songs, settings, max_bin))
+                                frequency_channel=args.frequency_channel, coherence_channel=args.coherence_channel,
+                                full_resolution_bins=args.full_resolution_bins)
+        model.set_input_statistics(*input_statistics(model, train_songs, settings))
     # On the device before the optimizer exists: Adam's restored state must live where the weights live.
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
@@ -336,7 +340,7 @@ def main() -> None:
     ddp_model = DistributedDataParallel(model) if world_size > 1 else model
     wandb_run = init_wandb(args.wandb and is_main, "unet-stem-separation", vars(args))
     checkpoint_dir = Path(args.checkpoint_dir)
-    logging.info(f"Model: U-Net base {model.unet.base_channels} on {max_bin} bins, "
+    logging.info(f"Model: U-Net base {model.unet.base_channels} on {max_bin} bins as {model.row_count(max_bin)} rows, "
                  f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
 
     # 5. Train: random remixed patches, L1 between masked mixture and target magnitudes
