@@ -30,7 +30,7 @@ EXTENSION_BINS = 16
 DEFAULT_MAX_BIN = 512
 DEFAULT_BASE_CHANNELS = 8
 # Above bin 256 (2.8 kHz) the U-Net sees pairs of bins averaged: 384 rows instead of 512, so a training step
-# takes about 0.75x as long. Giving each pair one mask cost the oracle 0.04 dB on 7 demo songs, where 0-1% of
+# takes about 0.63x as long on a 2-core CPU. Giving each pair one mask cost the oracle 0.04 dB on 7 demo songs, where 0-1% of
 # the voice's energy lies up there (README: "Bins above 256 in pairs").
 DEFAULT_FULL_RESOLUTION_BINS = 256
 
