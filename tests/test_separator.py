@@ -29,7 +29,8 @@ def tiny_model(targets: int = 1, max_bin: int = 256) -> SpectrogramUNet:
     torch.manual_seed(0)
     model = SpectrogramUNet(targets, max_bin=max_bin, base_channels=4)
     # Random input statistics and BatchNorm statistics, so masks vary over time and frequency.
-    model.set_input_statistics(torch.rand(max_bin), 0.5 + torch.rand(max_bin))
+    n_rows = model.row_count(max_bin)  # fewer than max_bin when bins are paired
+    model.set_input_statistics(torch.rand(n_rows), 0.5 + torch.rand(n_rows))
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)
