@@ -24,7 +24,7 @@ from evaluate import evaluate
 from unet import UNet
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.data_loading import split_dataset
-from utils.device import autocast, autocast_dtype, grad_scaler, pick_device, precision_name
+from utils.device import autocast, grad_scaler, memory_format, pick_device, precision_name
 from utils.dice_score import dice_loss
 from utils.distributed import all_reduce_mean, cleanup_distributed, finish_distributed, setup_distributed
 from utils.errors import UserError, run_cli
@@ -195,11 +195,8 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
     if resume is not None:
         check_resume_checkpoint(resume, args, mask_values)
     model = build_model(args, resume)
-    # channels_last speeds up bf16/fp16 convolutions; in fp32 (--amp on a CPU without native bf16) it made
-    # UNet(3, 2) training 0.7x as fast on an AVX2 CPU, so it comes only with reduced precision.
-    reduced_precision = autocast_dtype(device, args.amp) is not None
-    memory_format = torch.channels_last if reduced_precision else torch.contiguous_format
-    model.to(device=device, memory_format=memory_format)
+    # channels_last only where autocast computes in bf16/fp16 (utils.device.memory_format says why)
+    model.to(device=device, memory_format=memory_format(device, args.amp))
     net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if world_size > 1 else model
 

@@ -29,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from unet import UNet  # noqa: E402
-from utils.device import autocast, autocast_dtype, pick_device, precision_name  # noqa: E402
+from utils.device import autocast, memory_format, pick_device, precision_name  # noqa: E402
 
 
 def run(command: list[str]) -> tuple[float, str]:
@@ -74,9 +74,7 @@ def readme_command(work: Path, epochs: int, device_flags: list[str]) -> None:
 def images_per_second(device: torch.device, amp: bool, train: bool, size: int, steps: int) -> float:
     """UNet(3, 2) on random batches of 2; a warm-up step first (allocations, kernel choice)."""
     torch.manual_seed(0)
-    # as train.py: channels_last only with reduced precision
-    memory_format = torch.channels_last if autocast_dtype(device, amp) is not None else torch.contiguous_format
-    net = UNet(3, 2).to(device=device, memory_format=memory_format).train(train)
+    net = UNet(3, 2).to(device=device, memory_format=memory_format(device, amp)).train(train)  # as train.py
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
     images = torch.rand(2, 3, size, size, device=device).to(memory_format=memory_format)
     masks = torch.randint(0, 2, (2, size, size), device=device)

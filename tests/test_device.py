@@ -2,7 +2,7 @@
 import torch
 
 from utils import device as device_module
-from utils.device import autocast, autocast_dtype, precision_name
+from utils.device import autocast, autocast_dtype, memory_format, precision_name
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
@@ -36,3 +36,12 @@ def test_native_bf16_is_read_from_the_cpu_flags(tmp_path):
         cpuinfo.write_text(text)
         assert device_module.cpu_has_native_bf16(str(cpuinfo)) is expected
     assert device_module.cpu_has_native_bf16(str(tmp_path / "missing")) is False  # Windows, macOS: fp32
+
+
+def test_channels_last_only_with_reduced_precision(monkeypatch):
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: False)
+    assert memory_format(CPU, True) == torch.contiguous_format  # fp32: the plain layout is faster
+    assert memory_format(CUDA, True) == torch.channels_last
+    assert memory_format(CUDA, False) == torch.contiguous_format
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: True)
+    assert memory_format(CPU, True) == torch.channels_last

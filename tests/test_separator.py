@@ -70,7 +70,7 @@ def test_frequency_channel_lets_the_network_tell_rows_apart():
     for frequency_channel in (False, True):
         torch.manual_seed(0)
         model = SpectrogramUNet(1, max_bin=512, base_channels=4, frequency_channel=frequency_channel,
-                                coherence_channel=False).eval()
+                                coherence_channel=False, frequency_mixing=False).eval()
         assert model.unet.inc.double_conv[0].weight.shape[1] == 2 + frequency_channel
         masks = model(flat)[0, 0, 0]
         rows[frequency_channel] = (masks[240], masks[256])  # two rows far from the edges, on the pooling grid
@@ -78,7 +78,23 @@ def test_frequency_channel_lets_the_network_tell_rows_apart():
     assert not torch.allclose(*rows[True])
 
 
+def test_frequency_mixing_lets_every_row_see_the_whole_spectrum():
+    """Convolutions see a neighbourhood of rows; the mixer's maps at the lowest row follow the highest row."""
+    torch.manual_seed(0)
+    model = SpectrogramUNet(1, max_bin=512, base_channels=4).eval()  # 320 rows: pairs above bin 128
+    assert model.unet.inc.double_conv[0].weight.shape[1] == 2 + 2 * 2 + 1 + 1  # magnitudes, maps, coherence, position
+    quiet = torch.zeros(1, 2, 320, 16)
+    top_changed = quiet.clone()
+    top_changed[:, :, -1] = 3.0
+    before, after = model.mix_frequencies(quiet), model.mix_frequencies(top_changed)
+    assert before.shape == (1, 4, 320, 16)
+    assert (after[:, :, 0] - before[:, :, 0]).abs().min() > 1e-4  # the lowest row, in every map and frame
+    # A small STFT gives fewer rows than the MLP takes: the missing ones count as the training mean (zero).
+    torch.testing.assert_close(model.mix_frequencies(quiet[:, :, :100]), before[:, :, :100])
+
+
 def test_bins_above_full_resolution_are_averaged_in_pairs_and_share_a_mask():
+    torch.manual_seed(0)
     model = SpectrogramUNet(1, max_bin=40, base_channels=4, full_resolution_bins=32).eval()
     assert model.row_count(40) == 36 and model.input_mean.shape == (36,)
     assert model.row_count(39) == 36 and model.row_count(20) == 20
@@ -90,7 +106,7 @@ def test_bins_above_full_resolution_are_averaged_in_pairs_and_share_a_mask():
     masks = model(magnitude, magnitude.mean(dim=1))[0, 0]
     assert masks.shape == (2, 300, 37)
     torch.testing.assert_close(masks[:, 32:40:2], masks[:, 33:40:2])  # one mask per pair above bin 32
-    assert (masks[:, 0:32:2] - masks[:, 1:32:2]).abs().max() > 1e-3  # every bin its own mask below
+    assert (masks[:, 0:32:2] - masks[:, 1:32:2]).abs().max() > 1e-5  # every bin its own mask below
 
 
 def test_coherence_channel_tells_in_phase_from_out_of_phase_stereo():
@@ -106,7 +122,7 @@ def test_coherence_channel_tells_in_phase_from_out_of_phase_stereo():
     for coherence_channel in (False, True):
         torch.manual_seed(0)
         model = SpectrogramUNet(1, max_bin=64, base_channels=4, coherence_channel=coherence_channel).eval()
-        assert model.unet.inc.double_conv[0].weight.shape[1] == 3 + coherence_channel
+        assert model.unet.inc.double_conv[0].weight.shape[1] == 2 + 4 + 1 + coherence_channel  # + mixing, position
         outputs[coherence_channel] = [model(magnitude, torch.from_numpy(SpectrogramUNet.mid_magnitude(spectrogram))[None])
                                       for spectrogram in (in_phase, opposite)]
     torch.testing.assert_close(*outputs[False])
@@ -213,12 +229,14 @@ def test_cli_bad_inputs_give_one_error_line(tmp_path, case, message):
 def test_checkpoints_from_before_the_frequency_channel_still_load(tmp_path):
     torch.manual_seed(0)
     model = SpectrogramUNet(1, max_bin=64, base_channels=4, frequency_channel=False, coherence_channel=False,
-                            full_resolution_bins=None)
+                            full_resolution_bins=None, frequency_mixing=False)
     config = model.config()
-    del config["frequency_channel"], config["coherence_channel"], config["full_resolution_bins"]  # saved before them
+    for option in ("frequency_channel", "coherence_channel", "full_resolution_bins", "frequency_mixing"):
+        del config[option]  # checkpoints saved before these options existed
     save_checkpoint({"state_dict": model.state_dict(), "model_config": config, "stft": DEFAULT_STFT.to_dict(),
                      "targets": ["vocals"], "max_bin": 64}, tmp_path / "old.pth")
     loaded = load_separator(tmp_path / "old.pth", CPU).model
     assert loaded.frequency_channel is False and loaded.coherence_channel is False
     assert loaded.full_resolution_bins == 64  # every bin its own row, as before pooling existed
+    assert loaded.frequency_mixing is False and loaded.frequency_mixer is None
     torch.testing.assert_close(loaded.unet.inc.double_conv[0].weight, model.unet.inc.double_conv[0].weight)

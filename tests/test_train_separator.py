@@ -49,7 +49,7 @@ def test_short_run_loss_falls_and_checkpoint_has_everything(songs, tmp_path):
     assert last["stft"] == {"sample_rate": 44100, "n_fft": 4096, "hop_length": 1024, "window": "hann"}
     assert last["model_config"] == {"n_targets": 1, "max_bin": 128, "n_audio_channels": 2, "base_channels": 4,
                                     "frequency_channel": True, "coherence_channel": True,
-                                    "full_resolution_bins": 96}
+                                    "full_resolution_bins": 96, "frequency_mixing": True}
     losses = last["history"]["train loss"]
     assert len(losses) == 4 and losses[-1] < losses[0]
     sdrs = last["history"]["validation SDR vocals (dB)"]

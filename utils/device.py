@@ -67,6 +67,12 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
     return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
+def memory_format(device: torch.device, enabled: bool) -> torch.memory_format:
+    """channels_last where autocast() computes in bf16/fp16: the fast layout for reduced-precision convolutions.
+    In fp32 on an AVX2 CPU it made UNet(3, 2) training 0.7x as fast (the separator's narrow U-Net: no change)."""
+    return torch.channels_last if autocast_dtype(device, enabled) is not None else torch.contiguous_format
+
+
 def grad_scaler(device: torch.device, enabled: bool) -> torch.amp.GradScaler:
     """fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none."""
     return torch.amp.GradScaler(device.type, enabled=enabled and device.type == "cuda")

@@ -4,9 +4,11 @@
       -> keep the lowest `max_bin` bins                   512 of 2049 bins = up to 5.5 kHz, where voices live
       -> average pairs of bins above bin 128              320 rows instead of 512: faster training
       -> log, then normalize per row                      loud bass and quiet treble on one scale
+      -> add 2 channels of frequency mixing per channel   per frame, a small MLP across all rows: a voice's
+                                                          harmonics lie far apart, beyond a 3x3 conv's reach
       -> add a channel of stereo phase coherence          |L + R| / (|L| + |R|), from the mid magnitude |L + R| / 2
       -> add a channel holding each row's frequency       convolutions alone cannot tell bass from treble
-      -> UNet(n_channels=4, n_classes=2 * n_targets)      the SAME class that segments images
+      -> UNet(n_channels=8, n_classes=2 * n_targets)      the SAME class that segments images
       -> sigmoid                                          a soft mask in [0, 1] per target and channel
       -> each pooled row's mask back on both of its bins
       -> extend the mask above max_bin                    output is full band: nothing is cut
@@ -33,12 +35,16 @@ DEFAULT_BASE_CHANNELS = 8
 # 2-core CPU trains about 1.5x as many steps. Giving each pair one mask cost the oracle 0.11 dB on 7 demo songs,
 # and 10-minute runs came 0.3-0.4 dB closer to the oracle than with one row per bin (README: "Bins in pairs").
 DEFAULT_FULL_RESOLUTION_BINS = 128
+# Frequency mixing (a TDF block, as in MDX-Net, Kim et al. 2021): rows -> 128 -> 2 maps of rows, per frame.
+MIXER_HIDDEN = 128
+MIXER_MAPS = 2
 
 
 class SpectrogramUNet(nn.Module):
     def __init__(self, n_targets: int, max_bin: int = DEFAULT_MAX_BIN, n_audio_channels: int = 2,
                  base_channels: int = DEFAULT_BASE_CHANNELS, frequency_channel: bool = True,
-                 coherence_channel: bool = True, full_resolution_bins: int | None = DEFAULT_FULL_RESOLUTION_BINS):
+                 coherence_channel: bool = True, full_resolution_bins: int | None = DEFAULT_FULL_RESOLUTION_BINS,
+                 frequency_mixing: bool = True):
         super().__init__()
         self.n_targets = n_targets
         self.max_bin = max_bin
@@ -47,10 +53,16 @@ class SpectrogramUNet(nn.Module):
         self.n_audio_channels = n_audio_channels
         self.frequency_channel = frequency_channel
         self.coherence_channel = coherence_channel
-        self.unet = UNet(n_channels=n_audio_channels + int(coherence_channel) + int(frequency_channel),
+        self.frequency_mixing = frequency_mixing
+        n_rows = self.row_count(max_bin)
+        # Convolutions see a neighbourhood of rows (the U-Net's poolings widen it); this MLP sees the whole
+        # spectrum of a frame at once. One MLP for all channels.
+        self.frequency_mixer = nn.Sequential(nn.Linear(n_rows, MIXER_HIDDEN), nn.ReLU(),
+                                             nn.Linear(MIXER_HIDDEN, MIXER_MAPS * n_rows)) if frequency_mixing else None
+        mixed_channels = n_audio_channels * MIXER_MAPS if frequency_mixing else 0
+        self.unet = UNet(n_channels=n_audio_channels + mixed_channels + int(coherence_channel) + int(frequency_channel),
                          n_classes=n_audio_channels * n_targets, base_channels=base_channels)
         # Per-row statistics of log-magnitude on the training set; buffers, so they live in the state_dict.
-        n_rows = self.row_count(max_bin)
         self.register_buffer("input_mean", torch.zeros(n_rows))
         self.register_buffer("input_scale", torch.ones(n_rows))
 
@@ -59,12 +71,13 @@ class SpectrogramUNet(nn.Module):
         return {"n_targets": self.n_targets, "max_bin": self.max_bin,
                 "n_audio_channels": self.n_audio_channels, "base_channels": self.unet.base_channels,
                 "frequency_channel": self.frequency_channel, "coherence_channel": self.coherence_channel,
-                "full_resolution_bins": self.full_resolution_bins}
+                "full_resolution_bins": self.full_resolution_bins, "frequency_mixing": self.frequency_mixing}
 
     @classmethod
     def from_config(cls, config: dict) -> "SpectrogramUNet":
         """Rebuild a model from its saved config(); older checkpoints lack the later options, so they are off."""
-        return cls(**{"frequency_channel": False, "coherence_channel": False, "full_resolution_bins": None, **config})
+        return cls(**{"frequency_channel": False, "coherence_channel": False, "full_resolution_bins": None,
+                      "frequency_mixing": False, **config})
 
     def row_count(self, n_bins: int) -> int:
         """How many rows the U-Net sees for the lowest n_bins bins: one per bin, then one per pair."""
@@ -103,6 +116,15 @@ class SpectrogramUNet(nn.Module):
         """log(1 + x): magnitudes span 100 dB, the network learns better on a log scale."""
         return torch.log1p(magnitude)
 
+    def mix_frequencies(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, channels, rows, frames) normalized input -> (batch, channels * MIXER_MAPS, rows, frames)."""
+        full_rows = self.input_mean.shape[0]
+        n_rows = x.shape[2]
+        # A small STFT has fewer rows than the MLP takes: zeros (the training mean) stand in for the missing ones.
+        per_frame = F.pad(x, (0, 0, 0, full_rows - n_rows)).transpose(2, 3)  # (batch, channels, frames, rows)
+        maps = self.frequency_mixer(per_frame).unflatten(-1, (MIXER_MAPS, full_rows))[..., :n_rows]
+        return maps.permute(0, 1, 3, 4, 2).flatten(1, 2)
+
     def set_input_statistics(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
         self.input_mean.copy_(mean)
         self.input_scale.copy_(scale.clamp_min(1e-5))
@@ -115,6 +137,8 @@ class SpectrogramUNet(nn.Module):
         x = self.input_rows(magnitude)
         n_rows = x.shape[2]
         x = (x - self.input_mean[:n_rows, None]) / self.input_scale[:n_rows, None]
+        if self.frequency_mixing:
+            x = torch.cat([x, self.mix_frequencies(x)], dim=1)
         if self.coherence_channel:
             if mid_magnitude is None:
                 raise ValueError("this model has a coherence channel: pass mid_magnitude, |L + R| / 2")

@@ -29,7 +29,7 @@ from filtering import wiener
 from model import UNET_MULTIPLE, SpectrogramUNet
 from tracks import STEM_NAMES
 from utils.checkpoint import load_checkpoint
-from utils.device import autocast, pick_device, precision_name
+from utils.device import autocast, memory_format, pick_device, precision_name
 from utils.errors import UserError, run_cli
 
 RESIDUAL_NAME = "accompaniment"
@@ -50,8 +50,8 @@ class Separator:
         self.device = device
         self.amp = amp
         self.wiener_iterations = wiener_iterations
-        if amp:  # channels_last (+ fp16 on CUDA, bf16 on CPUs with native bf16) is the fast path for convolutions
-            self.model = self.model.to(memory_format=torch.channels_last)
+        # channels_last with fp16 on CUDA and bf16 on CPUs that have it, as in training; the plain layout in fp32
+        self.model = self.model.to(memory_format=memory_format(device, amp))
         # Chunk borders on the 16-frame grid, so every chunk max-pools exactly like the whole song does.
         self.grid = UNET_MULTIPLE * settings.hop_length
         self.chunk = max(1, round(chunk_seconds * settings.sample_rate / self.grid)) * self.grid

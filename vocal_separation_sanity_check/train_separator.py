@@ -38,7 +38,7 @@ from model import DEFAULT_BASE_CHANNELS, DEFAULT_FULL_RESOLUTION_BINS, DEFAULT_M
 from separate import Separator
 from tracks import TARGET_NAMES, Track, find_tracks, load_track
 from utils.checkpoint import load_checkpoint, save_checkpoint
-from utils.device import autocast, grad_scaler, pick_device, precision_name
+from utils.device import autocast, grad_scaler, memory_format, pick_device, precision_name
 from utils.distributed import all_reduce_mean, finish_distributed, setup_distributed
 from utils.errors import UserError, run_cli
 from utils.plotting import plot_training_curves
@@ -238,6 +238,8 @@ def get_args() -> argparse.Namespace:
                         help="An input channel telling the U-Net each row's frequency (on by default)")
     parser.add_argument("--coherence-channel", action=argparse.BooleanOptionalAction, default=True,
                         help="An input channel of stereo phase coherence, |L+R| / (|L|+|R|) (on by default)")
+    parser.add_argument("--frequency-mixing", action=argparse.BooleanOptionalAction, default=True,
+                        help="Input channels from a small MLP across all rows of each frame (on by default)")
     parser.add_argument("--ema", type=float, default=0.998,
                         help="Validate and save a running average of the weights with this decay (0: off)")
     parser.add_argument("--checkpoint-dir", "-c", default="checkpoints", help="Where best.pth, last.pth, curves go")
@@ -311,7 +313,7 @@ def main() -> None:
     else:
         model = SpectrogramUNet(len(args.targets), max_bin=max_bin, base_channels=args.base_channels,
                                 frequency_channel=args.frequency_channel, coherence_channel=args.coherence_channel,
-                                full_resolution_bins=args.full_resolution_bins)
+                                full_resolution_bins=args.full_resolution_bins, frequency_mixing=args.frequency_mixing)
         model.set_input_statistics(*input_statistics(model, train_songs, settings))
     # On the device before the optimizer exists: Adam's restored state must live where the weights live.
     model.to(device)
@@ -324,8 +326,7 @@ def main() -> None:
         scaler.load_state_dict(checkpoint["grad_scaler"])
         history, start_epoch, best_sdr = checkpoint["history"], checkpoint["epoch"], checkpoint["best_sdr"]
         logging.info(f"Resumed from {args.resume} after epoch {start_epoch} (best SDR {best_sdr:.2f} dB)")
-    if args.amp:
-        model = model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=memory_format(device, args.amp))
     # A running average of the weights (--ema) is what gets validated and saved: it smooths out the noise
     # of the last steps. The raw weights are saved too, to --resume from.
     averaged = AveragedModel(model, multi_avg_fn=ema_with_warmup(args.ema), use_buffers=True) if args.ema else None
