@@ -105,7 +105,7 @@ def compute_loss(logits: torch.Tensor, true_masks: torch.Tensor, n_classes: int)
 
 @torch.no_grad()
 def recalibrate_batchnorm(model: UNet, loader: DataLoader, device: torch.device, amp: bool,
-                          memory_format: torch.memory_format, max_batches: int = 32) -> None:
+                          max_batches: int = 32) -> None:
     """Re-measure BatchNorm's running mean/variance with the current weights.
 
     BatchNorm normalizes with batch statistics in training but with running averages in eval mode
@@ -122,7 +122,7 @@ def recalibrate_batchnorm(model: UNet, loader: DataLoader, device: torch.device,
     for index, batch in enumerate(loader):
         if index == max_batches:
             break
-        images = batch["image"].to(device=device, dtype=torch.float32, memory_format=memory_format)
+        images = batch["image"].to(device=device, dtype=torch.float32, memory_format=memory_format(device, amp))
         with autocast(device, amp):
             model(images)
     for bn, momentum in zip(batchnorms, momentums):
@@ -196,7 +196,8 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
         check_resume_checkpoint(resume, args, mask_values)
     model = build_model(args, resume)
     # channels_last only where autocast computes in bf16/fp16 (utils.device.memory_format says why)
-    model.to(device=device, memory_format=memory_format(device, args.amp))
+    layout = memory_format(device, args.amp)
+    model.to(device=device, memory_format=layout)
     net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if world_size > 1 else model
 
@@ -240,7 +241,7 @@ base_channels={model.base_channels}), {sum(p.numel() for p in model.parameters()
             with tqdm(total=len(train_loader.sampler), desc=f"Epoch {epoch}/{args.epochs}", unit="img",
                       leave=False, disable=not is_main) as pbar:
                 for batch in train_loader:
-                    images = batch["image"].to(device=device, dtype=torch.float32, memory_format=memory_format)
+                    images = batch["image"].to(device=device, dtype=torch.float32, memory_format=layout)
                     true_masks = batch["mask"].to(device=device, dtype=torch.long)
                     with autocast(device, args.amp):
                         logits = net(images)
@@ -258,7 +259,7 @@ base_channels={model.base_channels}), {sum(p.numel() for p in model.parameters()
                     pbar.update(images.shape[0])
                     pbar.set_postfix(loss=f"{loss.item():.3f}")
 
-            recalibrate_batchnorm(model, train_loader, device, args.amp, memory_format)
+            recalibrate_batchnorm(model, train_loader, device, args.amp)
             # Every process trained on its own share: average the loss and Dice over all of them.
             train_loss = all_reduce_mean(epoch_loss / max(n_batches, 1), device)
             history["train loss"].append(train_loss)
