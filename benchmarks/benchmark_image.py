@@ -74,9 +74,10 @@ def readme_command(work: Path, epochs: int, device_flags: list[str]) -> None:
 def images_per_second(device: torch.device, amp: bool, train: bool, size: int, steps: int) -> float:
     """UNet(3, 2) on random batches of 2; a warm-up step first (allocations, kernel choice)."""
     torch.manual_seed(0)
-    net = UNet(3, 2).to(device=device, memory_format=memory_format(device, amp)).train(train)  # as train.py
+    layout = memory_format(device, amp)  # as train.py
+    net = UNet(3, 2).to(device=device, memory_format=layout).train(train)
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    images = torch.rand(2, 3, size, size, device=device).to(memory_format=memory_format)
+    images = torch.rand(2, 3, size, size, device=device).to(memory_format=layout)
     masks = torch.randint(0, 2, (2, size, size), device=device)
 
     def step() -> None:
