@@ -11,7 +11,7 @@ import torch
 
 from audio import DEFAULT_STFT
 from separate import load_separator
-from train_separator import GAIN_RANGE, REST, RemixDataset, change_speed, ema_with_warmup, phase_sensitive_target
+from train_separator import GAIN_RANGE, REST, RemixDataset, change_speed, ema_with_warmup
 from audio_helpers import synthetic_stems, write_musdb_track
 from utils.errors import UserError
 
@@ -142,7 +142,7 @@ def test_remix_dataset_patches_are_repeatable_and_remixed():
     rng = np.random.default_rng(1)
     songs = [{name: (rng.normal(size=(2, 16, 40)) + 1j * rng.normal(size=(2, 16, 40))).astype(np.complex64)
               for name in ("vocals", REST)} for _ in range(2)]
-    dataset = RemixDataset(songs, ["vocals"], patch_frames=8, length=4, seed=3, loss_target="magnitude")
+    dataset = RemixDataset(songs, ["vocals"], patch_frames=8, length=4, seed=3)
     mixture, mid_magnitude, target = dataset[2]
     assert mixture.shape == (2, 16, 8) and mid_magnitude.shape == (16, 8) and target.shape == (1, 2, 16, 8)
     # |L + R| / 2 of the remix lies between 0 (sides opposed) and the mean of |L| and |R| (sides in phase).
@@ -157,40 +157,6 @@ def test_remix_dataset_patches_are_repeatable_and_remixed():
             np.allclose(target[0].numpy(), gain * view, rtol=1e-4) for view in (candidate, candidate[::-1]))
     candidates = [np.abs(song["vocals"][:, :, start:start + 8]) for song in songs for start in range(33)]
     assert sum(map(fits, candidates)) == 1
-
-
-def test_phase_sensitive_target_is_the_part_of_the_source_in_phase_with_the_mixture():
-    source = np.array([1, 2, 1, 1, 1j], np.complex64)
-    rest = np.array([0, -1, 1j, -2, 1], np.complex64)
-    target = phase_sensitive_target(source, source + rest)
-    # alone: all of it; 2 against -1: capped at |X| = 1; at 90 degrees to the rest: 1/sqrt(2); opposed: 0
-    np.testing.assert_allclose(target, [1, 1, 2**-0.5, 0, 2**-0.5], atol=1e-6)
-    # Where nothing is clipped, the targets of all sources add up to the mixture magnitude.
-    rng = np.random.default_rng(0)
-    vocals, accompaniment = (rng.normal(size=(2, 50)) + 1j * rng.normal(size=(2, 50)) for _ in range(2))
-    mixture = vocals + accompaniment
-    both = phase_sensitive_target(vocals, mixture) + phase_sensitive_target(accompaniment, mixture)
-    unclipped = np.real(vocals * np.conj(mixture)) > 0
-    unclipped &= np.real(accompaniment * np.conj(mixture)) > 0
-    assert unclipped.sum() > 10
-    np.testing.assert_allclose(both[unclipped], np.abs(mixture)[unclipped], rtol=1e-5)
-    # As a mask on the mixture (mixture phase), it misses the complex source by less than |S| / |X| does.
-    def error(mask: np.ndarray) -> float:
-        return float(np.sum(np.abs(mask * mixture - vocals) ** 2))
-    assert error(phase_sensitive_target(vocals, mixture) / np.abs(mixture)) < 0.9 * error(
-        np.minimum(np.abs(vocals) / np.abs(mixture), 1))
-
-
-def test_remix_dataset_trains_on_the_phase_sensitive_target_by_default():
-    rng = np.random.default_rng(2)
-    songs = [{name: (rng.normal(size=(2, 16, 40)) + 1j * rng.normal(size=(2, 16, 40))).astype(np.complex64)
-              for name in ("vocals", REST)}]
-    mixture, _, target = RemixDataset(songs, ["vocals"], patch_frames=8, length=4, seed=3)[1]
-    _, _, magnitude_target = RemixDataset(songs, ["vocals"], patch_frames=8, length=4, seed=3,
-                                          loss_target="magnitude")[1]
-    assert (target >= 0).all() and (target <= mixture + 1e-5).all()
-    assert (target <= magnitude_target + 1e-5).all()  # a projection is never longer than the source
-    assert (target < magnitude_target - 1e-3).float().mean() > 0.5  # random phases: most bins lose some
 
 
 def test_speed_change_moves_pitch_and_length_together():

@@ -3,9 +3,8 @@
     python3 train_separator.py --root data/demo_songs --max-minutes 10
 
 The U-Net looks at magnitude-spectrogram patches of a mixture and predicts one soft mask per target;
-the loss is the L1 distance between the masked mixture magnitude and the target (Jansson et al. 2017, Spleeter):
-by default the phase-sensitive target |S| cos(angle S - angle X) (Erdogan et al. 2015), --loss-target magnitude
-for Spleeter's |S|. Every patch is a new mixture: each source is drawn from a random song, speed and position, with a
+the loss is the L1 distance between the masked mixture and the target's magnitude (Jansson et al. 2017,
+Spleeter). Every patch is a new mixture: each source is drawn from a random song, speed and position, with a
 random gain and random left/right swap (Open-Unmix, Spleeter), so 6 songs give endless training data.
 
 The complex STFT of every source, at every speed (--speed-semitones), is computed once and kept in RAM:
@@ -48,7 +47,6 @@ from utils.wandb_logging import init_wandb
 VALIDATION_FRACTION = 0.15  # the end of each training song, never trained on, when ROOT has no valid/ split
 REST = "rest"  # everything in the mixture that is not a target: it is remixed like the other sources
 GAIN_RANGE = (0.25, 1.25)  # random gain per source, as in Open-Unmix
-LOSS_TARGETS = ("phase-sensitive", "magnitude")
 
 
 def as_stereo(audio: np.ndarray, track: Track) -> np.ndarray:
@@ -73,23 +71,11 @@ def load_split(tracks: list[Track], targets: list[str], settings: STFTSettings,
     return songs
 
 
-def phase_sensitive_target(source: np.ndarray, mixture: np.ndarray) -> np.ndarray:
-    """|S| cos(angle S - angle X), clipped to [0, |X|]: the part of the source in phase with the mixture.
-
-    The estimate is mask * X, with the mixture's phase: its error against S is smallest where mask * |X| equals
-    this projection, not |S| (Erdogan et al. 2015, "phase-sensitive approximation"). Where S and the rest of the
-    mixture cancel each other, |S| asks for more than the mixture holds; the projection asks for less.
-    """
-    mixture_magnitude = np.abs(mixture)
-    projection = np.real(source * np.conj(mixture)) / np.maximum(mixture_magnitude, 1e-8)
-    return np.clip(projection, 0, mixture_magnitude).astype(np.float32)
-
-
 class RemixDataset(Dataset):
     """Random patches of random remixes: the same item index and epoch always give the same patch."""
 
     def __init__(self, spectrograms: list[dict[str, np.ndarray]], targets: list[str], patch_frames: int,
-                 length: int, seed: int, remix_probability: float = 1.0, loss_target: str = "phase-sensitive"):
+                 length: int, seed: int, remix_probability: float = 1.0):
         self.spectrograms = spectrograms  # per song {source: complex (2, max_bin, frames)}
         self.targets = targets
         self.sources = targets + [REST]
@@ -97,7 +83,6 @@ class RemixDataset(Dataset):
         self.length = length
         self.seed = seed
         self.remix_probability = remix_probability
-        self.loss_target = loss_target
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -118,10 +103,7 @@ class RemixDataset(Dataset):
             patch = patch * np.float32(rng.uniform(*GAIN_RANGE))
             patches[source] = patch[::-1] if rng.random() < 0.5 else patch  # swap left and right
         mixture = sum(patches.values())
-        if self.loss_target == "phase-sensitive":
-            target = np.stack([phase_sensitive_target(patches[name], mixture) for name in self.targets])
-        else:
-            target = np.stack([np.abs(patches[name]) for name in self.targets])
+        target = np.stack([np.abs(patches[name]) for name in self.targets])
         return (torch.from_numpy(np.abs(mixture)), torch.from_numpy(SpectrogramUNet.mid_magnitude(mixture)),
                 torch.from_numpy(target))
 
@@ -245,9 +227,6 @@ def get_args() -> argparse.Namespace:
     parser.add_argument("--learning-rate", "-l", type=float, default=3e-3, help="Adam learning rate at the start (cosine decay to 5%%)")
     parser.add_argument("--patch-frames", "-p", type=int, default=64, help="STFT frames per patch (43 frames = 1 s)")
     parser.add_argument("--samples-per-epoch", "-s", type=int, default=256, help="Patches per epoch (all processes)")
-    parser.add_argument("--loss-target", choices=LOSS_TARGETS, default="phase-sensitive",
-                        help="What the masked mixture magnitude is compared with: the source's part in phase with the "
-                             "mixture (default), or its magnitude (Spleeter)")
     parser.add_argument("--speed-semitones", type=int, default=2,
                         help="Also train on every song played up to this many semitones faster and slower (0: off)")
     parser.add_argument("--base-channels", type=int, default=DEFAULT_BASE_CHANNELS, help="U-Net width (the image model uses 64)")
@@ -317,7 +296,7 @@ def main() -> None:
     logging.info(f"Spectrograms of {len(args.targets) + 1} sources x {len(train_songs)} songs x {len(shifts)} speeds: "
                  f"{megabytes:.0f} MB in RAM")
     dataset = RemixDataset(spectrograms, args.targets, args.patch_frames, args.samples_per_epoch // world_size,
-                           seed=args.seed * 1000 + rank, loss_target=args.loss_target)
+                           seed=args.seed * 1000 + rank)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=False, num_workers=args.workers, drop_last=True)
     if len(loader) == 0:
         raise UserError(f"--samples-per-epoch {args.samples_per_epoch}: fewer than one batch per process; "
@@ -365,7 +344,7 @@ def main() -> None:
     logging.info(f"Model: U-Net base {model.unet.base_channels} on {max_bin} bins as {model.row_count(max_bin)} rows, "
                  f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
 
-    # 5. Train: random remixed patches, L1 between the masked mixture magnitude and the target
+    # 5. Train: random remixed patches, L1 between masked mixture and target magnitudes
     # Until the first validation is timed, guess it runs at 10x real time.
     validation_seconds = sum(mixture.shape[1] for _, mixture, _ in valid_songs) / settings.sample_rate / 10
     out_of_time = False
