@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audio import DEFAULT_STFT, write_audio
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, write_audio
 
 RATE = DEFAULT_STFT.sample_rate
 

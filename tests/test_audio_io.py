@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audio import DEFAULT_STFT, STFTSettings, istft, load_audio, stft, write_audio
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, istft, load_audio, stft, write_audio
 from utils.errors import UserError
 
 RATE = DEFAULT_STFT.sample_rate

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import make_demo_songs
-from make_demo_songs import CHORD_PARTS, STEMS, demo_song, make_song, song_variety
+from vocal_separation_sanity_check import make_demo_songs
+from vocal_separation_sanity_check.make_demo_songs import CHORD_PARTS, STEMS, demo_song, make_song, song_variety
 
 SCRIPT = Path(__file__).resolve().parent.parent / "vocal_separation_sanity_check" / "make_demo_songs.py"
 FILES = {"mixture.wav"} | {f"{stem}.wav" for stem in STEMS}

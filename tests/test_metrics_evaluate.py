@@ -8,12 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-import evaluate
-import metrics
-from audio import DEFAULT_STFT, istft, stft, write_audio
-from masking import apply_mask, ideal_ratio_masks, oracle_separation
+from vocal_separation_sanity_check import evaluate
+from vocal_separation_sanity_check import metrics
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, istft, stft, write_audio
+from vocal_separation_sanity_check.masking import apply_mask, ideal_ratio_masks, oracle_separation
 from audio_helpers import RATE, synthetic_stems, write_musdb_track
-from tracks import find_tracks, load_track
+from vocal_separation_sanity_check.tracks import find_tracks, load_track
 from utils.errors import UserError
 
 
@@ -162,7 +162,7 @@ def test_evaluate_a_model_checkpoint(dataset, tmp_path):
     """An untrained separator is enough to check the model path: its outputs are scored, its targets enforced."""
     import torch
 
-    from model import SpectrogramUNet
+    from vocal_separation_sanity_check.model import SpectrogramUNet
     from utils.checkpoint import save_checkpoint
 
     root, _ = dataset

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import sanity_check
-from audio import DEFAULT_STFT, load_audio, write_audio
+from vocal_separation_sanity_check import sanity_check
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, load_audio, write_audio
 from audio_helpers import RATE, synthetic_stems, write_musdb_track
 from utils.errors import UserError
 

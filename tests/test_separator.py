@@ -12,11 +12,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from audio import DEFAULT_STFT, STFTSettings, write_audio
-from filtering import wiener
-from metrics import sdr
-from model import SpectrogramUNet
-from separate import Separator, load_separator
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, write_audio
+from vocal_separation_sanity_check.filtering import wiener
+from vocal_separation_sanity_check.metrics import sdr
+from vocal_separation_sanity_check.model import SpectrogramUNet
+from vocal_separation_sanity_check.separate import Separator, load_separator
 from audio_helpers import synthetic_stems
 from utils.checkpoint import save_checkpoint
 

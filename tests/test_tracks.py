@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audio import DEFAULT_STFT, write_audio
-from tracks import STEM_NAMES, find_tracks, load_track
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, write_audio
+from vocal_separation_sanity_check.tracks import STEM_NAMES, find_tracks, load_track
 from utils.errors import UserError
 from audio_helpers import RATE, synthetic_stems, write_musdb_track
 

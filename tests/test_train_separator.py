@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from audio import DEFAULT_STFT
-from separate import load_separator
-from train_separator import GAIN_RANGE, REST, RemixDataset, change_speed, ema_with_warmup
+from vocal_separation_sanity_check.audio import DEFAULT_STFT
+from vocal_separation_sanity_check.separate import load_separator
+from vocal_separation_sanity_check.train_separator import GAIN_RANGE, REST, RemixDataset, change_speed, ema_with_warmup
 from audio_helpers import synthetic_stems, write_musdb_track
 from utils.errors import UserError
 

@@ -18,6 +18,28 @@ def save_checkpoint(checkpoint: dict, path: str | Path) -> None:
     os.replace(tmp_path, path)
 
 
+def prepare_checkpoint_dir(folder: str | Path, resume: str | Path | None, overwrite: bool,
+                           flag: str = "--checkpoint-dir") -> Path:
+    """The folder a training run writes its checkpoints to, checked so that runs never mix silently.
+
+    A new run refuses a folder that already holds checkpoints (*.pth) of another run: they would be overwritten
+    or, worse, mixed with this run's. --overwrite deletes them (and the curves) first; --resume from a
+    checkpoint in the folder continues that run there.
+    """
+    folder = Path(folder)
+    existing = sorted(folder.glob("*.pth")) if folder.is_dir() else []
+    continuing = resume is not None and Path(resume).resolve().parent == folder.resolve()
+    if existing and not continuing:
+        if not overwrite:
+            names = ", ".join(path.name for path in existing[:3]) + (", ..." if len(existing) > 3 else "")
+            raise UserError(f"{flag} {folder}: already holds checkpoints of another run ({names}); give another "
+                            f"{flag} (e.g. {folder}/run2) or add --overwrite to delete them")
+        for path in existing + [folder / "training_curves.png"]:
+            path.unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def load_checkpoint(path: str | Path, flag: str = "--model") -> dict:
     """Load a checkpoint dict on the CPU; any problem is a one-line UserError naming the file."""
     path = Path(path)

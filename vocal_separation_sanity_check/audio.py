@@ -5,6 +5,7 @@ Arrays are float32 shaped (channels, samples); spectrograms are complex64 shaped
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import librosa
 import numpy as np
@@ -37,6 +38,9 @@ class STFTSettings:
 
 
 DEFAULT_STFT = STFTSettings()
+
+# A block reader returns samples [start, stop) of a song as float32 (channels, samples).
+BlockReader = Callable[[int, int], np.ndarray]
 
 
 def load_audio(path: str | Path, sample_rate: int = DEFAULT_STFT.sample_rate, min_seconds: float = 0.0) -> np.ndarray:
@@ -116,3 +120,30 @@ def find_audio_files(inputs: list[str | Path]) -> list[Path]:
     if not files:
         raise UserError(f"--input {' '.join(map(str, inputs))}: no audio files found ({', '.join(AUDIO_EXTENSIONS)})")
     return files
+
+
+def open_reader(path: Path, sample_rate: int) -> tuple[BlockReader, int, int]:
+    """A block reader for `path`, its length in samples and its channel count.
+
+    Files soundfile can seek at the model's rate are streamed; anything else (another sample rate, mp3 on
+    an old libsndfile) is decoded, resampled with a warning, and held in memory whole.
+    """
+    try:
+        info = sf.info(path)
+        streamable = info.samplerate == sample_rate and info.frames > 0
+    except Exception:
+        streamable = False
+    if not streamable:
+        audio = load_audio(path, sample_rate)  # logs the resampling, raises UserError on bad files
+        logging.info(f"{path.name}: decoded whole into memory (not streamed)")
+        return lambda start, stop: audio[:, start:stop], audio.shape[1], audio.shape[0]
+
+    def read(start: int, stop: int) -> np.ndarray:
+        with sf.SoundFile(path) as file:
+            file.seek(start)
+            block = file.read(stop - start, dtype="float32", always_2d=True).T
+        if not np.all(np.isfinite(block)):
+            raise UserError(f"{path}: contains NaN or Inf samples; re-export the file from your audio editor")
+        return np.ascontiguousarray(block)
+
+    return read, info.frames, info.channels

@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 from typing import Callable
 
-import _paths  # noqa: F401
+if not __package__: import sys, pathlib; sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])  # noqa: E401,E702  run as a file: import from the repository root
 import matplotlib
 import numpy as np
 from tqdm import tqdm
@@ -27,10 +27,10 @@ from tqdm import tqdm
 matplotlib.use("Agg")  # draw without a screen
 import matplotlib.pyplot as plt  # noqa: E402
 
-from audio import DEFAULT_STFT, STFTSettings, load_audio
-from masking import oracle_separation
-from metrics import bsseval_v4, framewise_sdr, sdr
-from tracks import TRACK_EXTENSIONS, Track, find_tracks, load_track
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, load_audio
+from vocal_separation_sanity_check.masking import oracle_separation
+from vocal_separation_sanity_check.metrics import bsseval_v4, framewise_sdr, sdr
+from vocal_separation_sanity_check.tracks import TRACK_EXTENSIONS, Track, find_tracks, load_track
 from utils.errors import UserError, run_cli
 
 COLUMN_LABELS = {"SDR": "SDR", "SDR_median": "1s-median", "SDR_mean": "mean SDR", "museval_SDR": "museval SDR"}
@@ -57,7 +57,7 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
 def model_estimator(path: Path, device_name: str | None) -> tuple[Estimator, STFTSettings, list[str]]:
     """Load a separator once; it separates each whole track in memory. Imported here so that
     --estimates works without torch or a trained model."""
-    from separate import load_separator
+    from vocal_separation_sanity_check.separate import load_separator
     from utils.device import pick_device
 
     device = pick_device(device_name)

@@ -17,7 +17,7 @@ recognisable, and the accompaniment carries melodies too, so that "harmonic" nev
 Every choice is drawn from one random generator per song, seeded by (seed, split, index), except two that
 take turns, so that even 6 songs cover them all: the main chord instrument and the singer's voice.
 """
-import _paths  # noqa: F401  (makes `utils` importable when this file is run as a script)
+if not __package__: import sys, pathlib; sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])  # noqa: E401,E702  run as a file: import from the repository root
 
 import argparse
 import logging
@@ -34,7 +34,7 @@ from tqdm import tqdm
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from audio import stft, write_audio  # noqa: E402
+from vocal_separation_sanity_check.audio import stft, write_audio  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402
 
 STEMS = ("vocals", "drums", "bass", "other")

@@ -6,7 +6,7 @@ back into audio. The separator U-Net predicts such masks; here they come from th
 """
 import numpy as np
 
-from audio import STFTSettings, istft, stft
+from vocal_separation_sanity_check.audio import STFTSettings, istft, stft
 
 
 def ideal_ratio_masks(

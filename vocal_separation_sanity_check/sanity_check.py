@@ -12,7 +12,7 @@ import argparse
 import logging
 from pathlib import Path
 
-import _paths  # noqa: F401
+if not __package__: import sys, pathlib; sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])  # noqa: E401,E702  run as a file: import from the repository root
 import matplotlib
 import numpy as np
 import scipy.signal
@@ -20,10 +20,10 @@ import scipy.signal
 matplotlib.use("Agg")  # draw without a screen
 import matplotlib.pyplot as plt  # noqa: E402
 
-from audio import DEFAULT_STFT, STFTSettings, stft, write_audio
-from masking import ideal_ratio_masks, oracle_separation
-from metrics import sdr
-from tracks import load_matching, read_track_folder
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, stft, write_audio
+from vocal_separation_sanity_check.masking import ideal_ratio_masks, oracle_separation
+from vocal_separation_sanity_check.metrics import sdr
+from vocal_separation_sanity_check.tracks import load_matching, read_track_folder
 from utils.errors import UserError, run_cli
 
 SILENCE_RATIO = 1e-6  # a vocal 60 dB below the mixture counts as silent

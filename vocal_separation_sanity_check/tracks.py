@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from audio import STFTSettings, load_audio
+from vocal_separation_sanity_check.audio import STFTSettings, load_audio
 from utils.errors import UserError
 
 STEM_NAMES = ("vocals", "drums", "bass", "other")
@@ -168,3 +168,6 @@ def load_track(track: Track, targets: list[str], settings: STFTSettings) -> tupl
         else:
             sources[target] = mixture - loaded["vocals"]
     return mixture, sources
+
+
+

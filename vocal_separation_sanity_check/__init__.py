@@ -1,0 +1,27 @@
+"""Stem separation with the image tutorial's U-Net: masks on STFT spectrograms.
+
+Library modules (import them from anywhere once the repository root is on the path):
+    audio       reading and writing audio, the STFT settings and the STFT itself
+    tracks      finding and loading multitrack songs (MUSDB18-HQ layout, NAME-full/NAME-stem pairs)
+    masking     ideal ratio masks: the oracle, the ceiling of any mask-predicting model
+    metrics     SDR (whole song, 1 s frames) and museval's BSSEval v4 when installed
+    filtering   multichannel Wiener filtering of masked estimates
+    model       SpectrogramUNet, the U-Net wrapped for spectrograms
+    separator   Separator (a model with its STFT settings and targets) and the separator checkpoint format
+    training    the remix dataset, learning-rate schedule and weight averaging used by train_separator.py
+    demo_songs  the multitrack song synthesizer behind make_demo_songs.py
+
+Scripts (thin command lines over the modules; run them from this folder as `python3 separate.py ...`
+or from the repository root as `python3 -m vocal_separation_sanity_check.separate ...`):
+    sanity_check.py, make_demo_songs.py, train_separator.py, separate.py, evaluate.py
+
+    from vocal_separation_sanity_check import Separator
+"""
+
+
+def __getattr__(name: str):
+    # Separator needs torch; importing it lazily keeps `import vocal_separation_sanity_check.audio` light.
+    if name == "Separator":
+        from vocal_separation_sanity_check.separator import Separator
+        return Separator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
