@@ -163,14 +163,12 @@ def test_evaluate_a_model_checkpoint(dataset, tmp_path):
     import torch
 
     from vocal_separation_sanity_check.model import SpectrogramUNet
-    from utils.checkpoint import save_checkpoint
+    from vocal_separation_sanity_check.separator import save_separator
 
     root, _ = dataset
     torch.manual_seed(0)
     model = SpectrogramUNet(n_targets=1, base_channels=4)
-    checkpoint = {"state_dict": model.state_dict(), "model_config": model.config(),
-                  "stft": DEFAULT_STFT.to_dict(), "targets": ["vocals"]}
-    save_checkpoint(checkpoint, tmp_path / "model.pth")
+    save_separator(tmp_path / "model.pth", model, DEFAULT_STFT, ["vocals"])
     args = ["-r", str(root / "data"), "-m", str(tmp_path / "model.pth"), "--no-oracle", "-d", "cpu",
             "-o", str(tmp_path / "out")]
     summary = evaluate.main(args)

@@ -16,7 +16,7 @@ from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, writ
 from vocal_separation_sanity_check.filtering import wiener
 from vocal_separation_sanity_check.metrics import sdr
 from vocal_separation_sanity_check.model import SpectrogramUNet
-from vocal_separation_sanity_check.separate import Separator, load_separator
+from vocal_separation_sanity_check.separator import Separator, load_separator, save_separator
 from audio_helpers import synthetic_stems
 from utils.checkpoint import save_checkpoint
 
@@ -39,8 +39,7 @@ def tiny_model(targets: int = 1, max_bin: int = 256) -> SpectrogramUNet:
 
 def save_tiny_checkpoint(path: Path, targets: list[str]) -> Path:
     model = tiny_model(len(targets))
-    save_checkpoint({"state_dict": model.state_dict(), "model_config": model.config(),
-                     "stft": DEFAULT_STFT.to_dict(), "targets": targets, "max_bin": model.max_bin}, path)
+    save_separator(path, model, DEFAULT_STFT, targets)
     return path
 
 

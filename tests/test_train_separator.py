@@ -10,15 +10,16 @@ import pytest
 import torch
 
 from vocal_separation_sanity_check.audio import DEFAULT_STFT
-from vocal_separation_sanity_check.separate import load_separator
-from vocal_separation_sanity_check.train_separator import GAIN_RANGE, REST, RemixDataset, change_speed, ema_with_warmup
+from vocal_separation_sanity_check import training
+from vocal_separation_sanity_check.separator import FORMAT_VERSION, load_separator
+from vocal_separation_sanity_check.training import GAIN_RANGE, REST, RemixDataset, change_speed, ema_with_warmup
 from audio_helpers import synthetic_stems, write_musdb_track
 from utils.errors import UserError
 
 SCRIPT = Path(__file__).resolve().parent.parent / "vocal_separation_sanity_check" / "train_separator.py"
 TINY = ["--base-channels", "4", "--max-bin", "128", "--full-resolution-bins", "96", "--patch-frames", "32", "--batch-size", "4", "--seed", "0"]
-CHECKPOINT_KEYS = {"state_dict", "model_config", "stft", "targets", "max_bin", "epoch", "optimizer", "grad_scaler",
-                   "history", "best_sdr", "args"}
+CHECKPOINT_KEYS = {"format_version", "state_dict", "model_config", "stft", "targets", "epoch", "optimizer",
+                   "grad_scaler", "history", "best_sdr", "args"}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,8 @@ def test_short_run_loss_falls_and_checkpoint_has_everything(songs, tmp_path):
     assert "Epoch 4/4: loss" in result.stderr and "validation SDR vocals" in result.stderr
     last = load(tmp_path / "last.pth")
     assert CHECKPOINT_KEYS <= set(last)
-    assert last["epoch"] == 4 and last["targets"] == ["vocals"] and last["max_bin"] == 128
+    assert last["epoch"] == 4 and last["targets"] == ["vocals"] and last["format_version"] == FORMAT_VERSION
+    assert "max_bin" not in last  # stored once, in model_config
     assert last["stft"] == {"sample_rate": 44100, "n_fft": 4096, "hop_length": 1024, "window": "hann"}
     assert last["model_config"] == {"n_targets": 1, "max_bin": 128, "n_audio_channels": 2, "base_channels": 4,
                                     "frequency_channel": True, "coherence_channel": True,
@@ -171,9 +173,48 @@ def test_speed_change_moves_pitch_and_length_together():
 
 
 def test_memory_check_refuses_what_would_not_fit(monkeypatch):
-    import train_separator
     songs = [("song", np.zeros((2, 44100 * 10), np.float32), {})]  # 10 s: about 7 MB of spectrograms per speed
-    monkeypatch.setattr(train_separator, "physical_memory", lambda: 2**30)  # a 1 GB machine
-    train_separator.check_memory(songs, 2, DEFAULT_STFT, 512, [0.0], "ROOT")
+    monkeypatch.setattr(training, "physical_memory", lambda: 2**30)  # a 1 GB machine
+    training.check_memory(songs, 2, DEFAULT_STFT, 512, [0.0], "ROOT")
     with pytest.raises(UserError, match=r"^--root ROOT: the training spectrograms would take 6\.\d GB .* at 5 speeds"):
-        train_separator.check_memory(songs * 200, 2, DEFAULT_STFT, 512, [-2.0, -1.0, 0.0, 1.0, 2.0], "ROOT")
+        training.check_memory(songs * 200, 2, DEFAULT_STFT, 512, [-2.0, -1.0, 0.0, 1.0, 2.0], "ROOT")
+
+
+def test_a_new_run_refuses_a_folder_holding_another_run_unless_overwrite(songs, tmp_path):
+    common = ["--root", songs, "--checkpoint-dir", tmp_path, "--epochs", "1", "--samples-per-epoch", "8", *TINY]
+    assert train(*common).returncode == 0
+    first = (tmp_path / "last.pth").read_bytes()
+    again = train(*common)
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert f"ERROR: --checkpoint-dir {tmp_path}: already holds checkpoints of another run (best.pth, last.pth)" \
+           in again.stderr and "--overwrite" in again.stderr
+    assert (tmp_path / "last.pth").read_bytes() == first  # nothing was touched
+    replaced = train(*common, "--overwrite", "--seed", "1")
+    assert replaced.returncode == 0, replaced.stderr
+    assert load(tmp_path / "last.pth")["args"]["seed"] == 1
+
+
+def test_ctrl_c_saves_interrupted_pth_and_exits_130(songs, tmp_path):
+    """SIGINT to a real run (its own session, so the signal is not ignored as in a background job)."""
+    import signal
+    import time
+
+    command = [sys.executable, str(SCRIPT), "--root", str(songs), "--checkpoint-dir", str(tmp_path),
+               "--samples-per-epoch", "8", *TINY]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    lines = []
+    for line in process.stderr:  # wait until a first epoch has been saved
+        lines.append(line)
+        if "INFO: Epoch 1/" in line:  # the log line of a finished epoch, not the progress bar
+            break
+    time.sleep(1)
+    process.send_signal(signal.SIGINT)
+    rest = process.communicate(timeout=60)[1]
+    assert process.returncode == 130, "".join(lines) + rest
+    assert "Traceback" not in rest and f"Interrupted: saved {tmp_path / 'INTERRUPTED.pth'}" in rest
+    interrupted = load(tmp_path / "INTERRUPTED.pth")
+    assert interrupted["epoch"] >= 1 and len(interrupted["history"]["train loss"]) == interrupted["epoch"]
+    resumed = train("--root", songs, "--checkpoint-dir", tmp_path, "--samples-per-epoch", "8", *TINY,
+                    "--epochs", str(interrupted["epoch"] + 1), "--resume", tmp_path / "INTERRUPTED.pth")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"Epoch {interrupted['epoch'] + 1}/" in resumed.stderr

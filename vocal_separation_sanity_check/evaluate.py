@@ -31,6 +31,7 @@ from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, load
 from vocal_separation_sanity_check.masking import oracle_separation
 from vocal_separation_sanity_check.metrics import bsseval_v4, framewise_sdr, sdr
 from vocal_separation_sanity_check.tracks import TRACK_EXTENSIONS, Track, find_tracks, load_track
+from utils.cli import DefaultsHelpFormatter
 from utils.errors import UserError, run_cli
 
 COLUMN_LABELS = {"SDR": "SDR", "SDR_median": "1s-median", "SDR_mean": "mean SDR", "museval_SDR": "museval SDR"}
@@ -40,7 +41,7 @@ Estimator = Callable[[Track, np.ndarray], dict[str, np.ndarray]]
 
 
 def get_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="SDR of separated stems, beside the oracle mask and the mixture")
+    parser = argparse.ArgumentParser(description="SDR of separated stems, beside the oracle mask and the mixture", formatter_class=DefaultsHelpFormatter)
     parser.add_argument("--root", "-r", type=Path, required=True, help="Dataset root in MUSDB18-HQ layout")
     parser.add_argument("--split", "-s", default="test", help="Subfolder of --root to score ('' for ROOT itself)")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -57,12 +58,10 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
 def model_estimator(path: Path, device_name: str | None) -> tuple[Estimator, STFTSettings, list[str]]:
     """Load a separator once; it separates each whole track in memory. Imported here so that
     --estimates works without torch or a trained model."""
-    from vocal_separation_sanity_check.separate import load_separator
-    from utils.device import pick_device
+    from vocal_separation_sanity_check.separator import Separator
 
-    device = pick_device(device_name)
-    separator = load_separator(path, device)
-    logging.info(f"Model {path} on {device}: {', '.join(separator.output_names)}")
+    separator = Separator.from_checkpoint(path, device_name)
+    logging.info(f"Model {path} on {separator.device}: {', '.join(separator.output_names)}")
     return (lambda track, mixture: separator.separate(mixture)), separator.settings, list(separator.output_names)
 
 

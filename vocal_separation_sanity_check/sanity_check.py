@@ -24,6 +24,7 @@ from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, stft
 from vocal_separation_sanity_check.masking import ideal_ratio_masks, oracle_separation
 from vocal_separation_sanity_check.metrics import sdr
 from vocal_separation_sanity_check.tracks import load_matching, read_track_folder
+from utils.cli import DefaultsHelpFormatter
 from utils.errors import UserError, run_cli
 
 SILENCE_RATIO = 1e-6  # a vocal 60 dB below the mixture counts as silent
@@ -31,7 +32,7 @@ PLOT_MAX_HZ = 8000  # voices and most instruments live below 8 kHz; the full ban
 
 
 def get_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Oracle ideal-ratio-mask separation of a mixture and its vocal")
+    parser = argparse.ArgumentParser(description="Oracle ideal-ratio-mask separation of a mixture and its vocal", formatter_class=DefaultsHelpFormatter)
     parser.add_argument("--mixture", "-m", type=Path, help="The full mix (wav, flac, ...)")
     parser.add_argument("--vocals", "-v", type=Path, help="The isolated vocal of the same song")
     parser.add_argument("--track", "-t", type=Path, help="A MUSDB-layout track folder (mixture.wav + vocals.wav)")

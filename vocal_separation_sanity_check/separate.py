@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from utils.device import pick_device, precision_name
+from utils.cli import DefaultsHelpFormatter
 from utils.errors import UserError, run_cli
 from vocal_separation_sanity_check.audio import find_audio_files
 from vocal_separation_sanity_check.separator import Separator, separate_file
@@ -33,30 +34,8 @@ def output_names(files: list[Path]) -> list[str]:
     return names
 
 
-def separate_file(separator: Separator, path: Path, out_dir: Path, audio_format: str) -> None:
-    rate = separator.settings.sample_rate
-    read, length, channels = open_reader(path, rate)
-    if channels > 2:
-        raise UserError(f"{path}: has {channels} channels; the model takes mono or stereo, downmix it first")
-    if length < separator.settings.n_fft:
-        raise UserError(f"{path}: only {length} samples, at least {separator.settings.n_fft} needed; give a longer file")
-    start_time = time.time()
-    writers = open_writers(out_dir, separator.output_names, audio_format, rate, channels)
-    try:
-        blocks = separator.separate_blocks(read, length)
-        for piece in tqdm(blocks, total=separator.chunk_count(length), desc=path.name, unit="chunk"):
-            for name, audio in piece.items():
-                writers[name].write((np.clip(audio, -1, 1) if audio_format == "flac" else audio).T)
-    finally:
-        for writer in writers.values():
-            writer.close()
-    seconds, elapsed = length / rate, time.time() - start_time
-    logging.info(f"{path}: {seconds:.1f} s of audio in {elapsed:.1f} s ({seconds / elapsed:.1f}x real time) "
-                 f"-> {out_dir}/{{{','.join(separator.output_names)}}}.{audio_format}")
-
-
 def get_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Separate songs into stems with a trained U-Net")
+    parser = argparse.ArgumentParser(description="Separate songs into stems with a trained U-Net", formatter_class=DefaultsHelpFormatter)
     parser.add_argument("--model", "-m", required=True, help="Checkpoint from train_separator.py")
     parser.add_argument("--input", "-i", nargs="+", required=True, help="Audio files and/or folders of them")
     parser.add_argument("--output", "-o", default="separated", help="Output folder: OUT/<song>/<stem>.wav")

@@ -170,4 +170,8 @@ def load_track(track: Track, targets: list[str], settings: STFTSettings) -> tupl
     return mixture, sources
 
 
-
+def drop_track_stems(files: list[Path]) -> list[Path]:
+    """In a MUSDB track folder only mixture.* is a song; its stem files (vocals.wav, ...) are the answers."""
+    def is_track_stem(path: Path) -> bool:
+        return path.stem in STEM_NAMES and any(path.parent.glob("mixture.*"))
+    return [path for path in files if not is_track_stem(path)]

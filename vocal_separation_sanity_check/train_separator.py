@@ -4,45 +4,46 @@
 
 The U-Net looks at magnitude-spectrogram patches of a mixture and predicts one soft mask per target;
 the loss is the L1 distance between the masked mixture and the target's magnitude (Jansson et al. 2017,
-Spleeter). Every patch is a new mixture: each source is drawn from a random song, speed and position, with a
-random gain and random left/right swap (Open-Unmix, Spleeter), so 6 songs give endless training data.
+Spleeter). Every patch is a new remix of random sources (training.py says how).
 
-The complex STFT of every source, at every speed (--speed-semitones), is computed once and kept in RAM:
-the STFT is linear, so adding scaled source spectrograms is exactly the spectrogram of the remixed audio.
-
-Validation: separate held-out audio with the same code as separate.py and report SDR every epoch;
-best.pth keeps the best validation SDR, last.pth the latest state (for --resume).
+Every epoch validates: held-out audio is separated with the same code as separate.py and scored (SDR).
+CHECKPOINT_DIR (default checkpoints/separator) gets best.pth (the best validation SDR), last.pth (the latest
+state, for --resume), training_curves.png, and INTERRUPTED.pth on Ctrl-C.
 Runs under torchrun too: torchrun --nproc_per_node=2 train_separator.py --root ...
 """
 if not __package__: import sys, pathlib; sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])  # noqa: E401,E702  run as a file: import from the repository root
 
 import argparse
 import logging
-import math
-import os
 import time
 from pathlib import Path
 
-import librosa
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, stft
-from vocal_separation_sanity_check.metrics import sdr
-from vocal_separation_sanity_check.model import DEFAULT_BASE_CHANNELS, DEFAULT_FULL_RESOLUTION_BINS, DEFAULT_MAX_BIN, SpectrogramUNet
-from vocal_separation_sanity_check.separate import Separator
-from vocal_separation_sanity_check.tracks import TARGET_NAMES, Track, find_tracks, load_track
-from utils.checkpoint import load_checkpoint, save_checkpoint
+from utils.checkpoint import prepare_checkpoint_dir
+from utils.cli import DefaultsHelpFormatter
 from utils.device import autocast, grad_scaler, memory_format, pick_device, precision_name
-from utils.distributed import all_reduce_mean, finish_distributed, setup_distributed
+from utils.distributed import all_reduce_mean, cleanup_distributed, finish_distributed, setup_distributed
 from utils.errors import UserError, run_cli
 from utils.plotting import plot_training_curves
 from utils.wandb_logging import init_wandb
+from vocal_separation_sanity_check.audio import DEFAULT_STFT
+from vocal_separation_sanity_check.model import (DEFAULT_BASE_CHANNELS, DEFAULT_FULL_RESOLUTION_BINS, DEFAULT_MAX_BIN,
+                                                 SpectrogramUNet)
+from vocal_separation_sanity_check.separator import Separator, read_training_checkpoint, save_separator
+from vocal_separation_sanity_check.tracks import TARGET_NAMES
+from vocal_separation_sanity_check.training import (RemixDataset, check_memory, check_patch_fits, ema_with_warmup,
+                                                    input_statistics, learning_rate, load_songs, source_spectrograms,
+                                                    speed_shifts, validate)
+
+DEFAULT_CHECKPOINT_DIR = "checkpoints/separator"  # a folder of its own: never mixed with the image tutorial's
+
 
 def check_args(args: argparse.Namespace) -> None:
     for flag, value, minimum in [("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
@@ -65,12 +66,14 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--targets {' '.join(args.targets)}: a target is repeated; name each once")
 
 
-def get_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Train the U-Net to separate stems (masks on spectrograms)")
+def get_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train the U-Net to separate stems (masks on spectrograms)",
+                                     formatter_class=DefaultsHelpFormatter)
     parser.add_argument("--root", "-r", required=True, help="Songs in MUSDB18-HQ layout: ROOT/train/<song>/*.wav")
     parser.add_argument("--targets", "-t", nargs="+", default=["vocals"], help="Stems to separate, e.g. vocals drums bass other")
     parser.add_argument("--epochs", "-e", type=int, default=1000, help="Upper bound; --max-minutes usually ends training")
-    parser.add_argument("--max-minutes", "-M", type=float, default=None, help="Stop cleanly after this long (fractions allowed)")
+    parser.add_argument("--max-minutes", "-M", type=float, default=None,
+                        help="Stop cleanly after this long, fractions allowed (default: no time limit)")
     parser.add_argument("--batch-size", "-b", type=int, default=8, help="Patches per step (per process under torchrun)")
     parser.add_argument("--learning-rate", "-l", type=float, default=3e-3, help="Adam learning rate at the start (cosine decay to 5%%)")
     parser.add_argument("--patch-frames", "-p", type=int, default=64, help="STFT frames per patch (43 frames = 1 s)")
@@ -83,27 +86,46 @@ def get_args() -> argparse.Namespace:
                         help="Bins below this are rows of their own; above it, up to --max-bin, pairs are averaged "
                              "(fewer rows: faster steps)")
     parser.add_argument("--frequency-channel", action=argparse.BooleanOptionalAction, default=True,
-                        help="An input channel telling the U-Net each row's frequency (on by default)")
+                        help="An input channel telling the U-Net each row's frequency")
     parser.add_argument("--coherence-channel", action=argparse.BooleanOptionalAction, default=True,
-                        help="An input channel of stereo phase coherence, |L+R| / (|L|+|R|) (on by default)")
+                        help="An input channel of stereo phase coherence, |L+R| / (|L|+|R|)")
     parser.add_argument("--frequency-mixing", action=argparse.BooleanOptionalAction, default=True,
-                        help="Input channels from a small MLP across all rows of each frame (on by default)")
+                        help="Input channels from a small MLP across all rows of each frame")
     parser.add_argument("--ema", type=float, default=0.998,
                         help="Validate and save a running average of the weights with this decay (0: off)")
-    parser.add_argument("--checkpoint-dir", "-c", default="checkpoints", help="Where best.pth, last.pth, curves go")
-    parser.add_argument("--resume", default=None, help="Continue from a last.pth")
+    parser.add_argument("--checkpoint-dir", "-c", default=DEFAULT_CHECKPOINT_DIR,
+                        help="Where best.pth, last.pth and training_curves.png go")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Delete the checkpoints of an earlier run in --checkpoint-dir instead of refusing to start")
+    parser.add_argument("--resume", default=None, help="Continue from a last.pth or INTERRUPTED.pth (default: a new run)")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
-                        help="Mixed precision, on by default: fp16 on CUDA, bf16 on CPUs with native bf16 (about 2x faster), "
+                        help="Mixed precision: fp16 on CUDA, bf16 on CPUs with native bf16 (about 2x faster), "
                              "fp32 on other CPUs; --no-amp for fp32 everywhere")
-    parser.add_argument("--device", "-d", default=None, help="cpu, cuda, mps (default: best available)")
+    parser.add_argument("--device", "-d", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
     parser.add_argument("--seed", type=int, default=0, help="Random seed")
     parser.add_argument("--workers", "-w", type=int, default=0, help="DataLoader worker processes")
     parser.add_argument("--wandb", action="store_true", help="Log to Weights & Biases (offline without an API key)")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = get_args()
+def build_model(args: argparse.Namespace, resume: dict | None, max_bin: int, train_songs) -> SpectrogramUNet:
+    """A new model from the flags, normalized on the training mixtures, or the --resume run's raw weights."""
+    if resume is not None:
+        if resume["targets"] != args.targets:
+            raise UserError(f"--resume {args.resume}: trained for targets {resume['targets']}, "
+                            f"not {args.targets}; give matching --targets")
+        model = SpectrogramUNet.from_config(resume["model_config"])
+        model.load_state_dict(resume.get("training_state_dict", resume["state_dict"]))
+        return model
+    model = SpectrogramUNet(len(args.targets), max_bin=max_bin, base_channels=args.base_channels,
+                            frequency_channel=args.frequency_channel, coherence_channel=args.coherence_channel,
+                            full_resolution_bins=args.full_resolution_bins, frequency_mixing=args.frequency_mixing)
+    model.set_input_statistics(*input_statistics(model, train_songs, DEFAULT_STFT))
+    return model
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = get_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     check_args(args)
     start_time = time.time()
@@ -116,27 +138,20 @@ def main() -> None:
         logging.getLogger().setLevel(logging.WARNING)
     torch.manual_seed(args.seed)
     logging.info(f"Device: {device}, {world_size} process(es), {precision_name(device, args.amp)}")
+    # Checked before any work, so a folder holding another run fails at once (rank 0 alone deletes with --overwrite).
+    checkpoint_dir = Path(args.checkpoint_dir)
+    resume = read_training_checkpoint(args.resume) if args.resume else None
+    if is_main:
+        prepare_checkpoint_dir(checkpoint_dir, args.resume, args.overwrite)
 
     # 2. Songs: ROOT/train (or ROOT) for training; ROOT/valid, or the last 15% of each training song, to validate
-    root = Path(args.root)
-    train_tracks = find_tracks(root, "train" if (root / "train").is_dir() else None)
     settings = DEFAULT_STFT
-    if (root / "valid").is_dir():
-        train_songs = load_split(train_tracks, args.targets, settings, slice(None, None))
-        valid_songs = load_split(find_tracks(root, "valid"), args.targets, settings, slice(None, None))
-    else:
-        train_songs = load_split(train_tracks, args.targets, settings, slice(None, 1 - VALIDATION_FRACTION))
-        valid_songs = load_split(train_tracks, args.targets, settings, slice(1 - VALIDATION_FRACTION, None))
-    shifts = sorted({0.0} | {sign * step for step in range(1, args.speed_semitones + 1) for sign in (-1.0, 1.0)})
-    # Played faster, a song gets shorter: a patch must fit in the shortest version.
-    shortest = int(min(mixture.shape[1] for _, mixture, _ in train_songs) / 2 ** (max(shifts) / 12)
-                   / settings.hop_length)
-    if shortest <= args.patch_frames:
-        raise UserError(f"--patch-frames {args.patch_frames}: the shortest training song has only {shortest} frames; "
-                        f"use --patch-frames {shortest - 1} or less, or longer songs")
+    train_songs, valid_songs = load_songs(Path(args.root), args.targets, settings)
+    shifts = speed_shifts(args.speed_semitones)
+    check_patch_fits(train_songs, args.patch_frames, shifts, settings)
     logging.info(f"{len(train_songs)} training songs, {len(valid_songs)} validation songs, targets {' '.join(args.targets)}")
 
-    # 3. Source spectrograms in RAM, and the input normalization from the training mixtures
+    # 3. Source spectrograms in RAM
     max_bin = min(args.max_bin, settings.n_bins)
     check_memory(train_songs, len(args.targets) + 1, settings, max_bin, shifts, args.root)
     spectrograms = source_spectrograms(train_songs, args.targets, settings, max_bin, shifts)
@@ -150,37 +165,26 @@ def main() -> None:
         raise UserError(f"--samples-per-epoch {args.samples_per_epoch}: fewer than one batch per process; "
                         f"use at least {args.batch_size * world_size}")
 
-    # 4. Model, optimizer, loss scaling; from --resume if given
-    checkpoint = load_checkpoint(args.resume, "--resume") if args.resume else None
-    if checkpoint is not None:
-        if checkpoint.get("targets") != args.targets or "model_config" not in checkpoint:
-            raise UserError(f"--resume {args.resume}: trained for targets {checkpoint.get('targets')}, "
-                            f"not {args.targets}; give matching --targets")
-        model = SpectrogramUNet.from_config(checkpoint["model_config"])
-        model.load_state_dict(checkpoint.get("training_state_dict", checkpoint["state_dict"]))
-    else:
-        model = SpectrogramUNet(len(args.targets), max_bin=max_bin, base_channels=args.base_channels,
-                                frequency_channel=args.frequency_channel, coherence_channel=args.coherence_channel,
-                                full_resolution_bins=args.full_resolution_bins, frequency_mixing=args.frequency_mixing)
-        model.set_input_statistics(*input_statistics(model, train_songs, settings))
+    # 4. Model (new and normalized on the training mixtures, or from --resume), optimizer, loss scaling
+    model = build_model(args, resume, max_bin, train_songs)
     # On the device before the optimizer exists: Adam's restored state must live where the weights live.
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
     scaler = grad_scaler(device, args.amp)
     history: dict[str, list[float]] = {"train loss": []}
     start_epoch, best_sdr = 0, float("-inf")
-    if checkpoint is not None:
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scaler.load_state_dict(checkpoint["grad_scaler"])
-        history, start_epoch, best_sdr = checkpoint["history"], checkpoint["epoch"], checkpoint["best_sdr"]
+    if resume is not None:
+        optimizer.load_state_dict(resume["optimizer"])
+        scaler.load_state_dict(resume["grad_scaler"])
+        history, start_epoch, best_sdr = resume["history"], resume["epoch"], resume["best_sdr"]
         logging.info(f"Resumed from {args.resume} after epoch {start_epoch} (best SDR {best_sdr:.2f} dB)")
     model = model.to(memory_format=memory_format(device, args.amp))
     # A running average of the weights (--ema) is what gets validated and saved: it smooths out the noise
     # of the last steps. The raw weights are saved too, to --resume from.
     averaged = AveragedModel(model, multi_avg_fn=ema_with_warmup(args.ema), use_buffers=True) if args.ema else None
-    if averaged is not None and checkpoint is not None and "training_state_dict" in checkpoint:
+    if averaged is not None and resume is not None and "training_state_dict" in resume:
         # Continue the average where it was, warm-up included, instead of restarting it from the raw weights.
-        averaged.module.load_state_dict(checkpoint["state_dict"])
+        averaged.module.load_state_dict(resume["state_dict"])
         averaged.n_averaged.fill_(start_epoch * len(loader))
     inference_model = averaged.module if averaged is not None else model
     # Validation separates with the same chunking, masking and ISTFT that separate.py uses.
@@ -188,84 +192,96 @@ def main() -> None:
     model.train()
     ddp_model = DistributedDataParallel(model) if world_size > 1 else model
     wandb_run = init_wandb(args.wandb and is_main, "unet-stem-separation", vars(args))
-    checkpoint_dir = Path(args.checkpoint_dir)
     logging.info(f"Model: U-Net base {model.unet.base_channels} on {max_bin} bins as {model.row_count(max_bin)} rows, "
                  f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
+
+    def save(path: Path, epoch: int) -> None:
+        """The averaged weights to separate with, and the raw weights and optimizer state to --resume from."""
+        training = {"optimizer": optimizer.state_dict(), "grad_scaler": scaler.state_dict(), "history": history,
+                    "epoch": epoch, "best_sdr": best_sdr, "args": vars(args)}
+        if averaged is not None:
+            training["training_state_dict"] = model.state_dict()
+        save_separator(path, inference_model, settings, args.targets, training)
 
     # 5. Train: random remixed patches, L1 between masked mixture and target magnitudes
     # Until the first validation is timed, guess it runs at 10x real time.
     validation_seconds = sum(mixture.shape[1] for _, mixture, _ in valid_songs) / settings.sample_rate / 10
     out_of_time = False
-    for epoch in range(start_epoch + 1, args.epochs + 1):
-        dataset.epoch = epoch
-        model.train()
-        losses = []
-        with tqdm(loader, desc=f"Epoch {epoch}/{args.epochs}", unit="batch", disable=not is_main, leave=False) as bar:
-            for step, (mixture, mid_magnitude, target) in enumerate(bar):
-                step_start = time.time()
-                # Progress is through the epochs, or through --max-minutes if that runs out first.
-                progress = max((epoch - 1 + step / len(loader)) / args.epochs, (step_start - start_time) / budget)
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(args.learning_rate, progress)
-                mixture, mid_magnitude, target = mixture.to(device), mid_magnitude.to(device), target.to(device)
-                with autocast(device, args.amp):
-                    masks = ddp_model(mixture, mid_magnitude)
-                loss = F.l1_loss(masks * mixture[:, None], target)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                if averaged is not None:
-                    averaged.update_parameters(model)
-                losses.append(loss.item())
-                bar.set_postfix(loss=f"{losses[-1]:.4f}")
-                # Stop early enough to validate and save within the budget; all processes stop together.
-                step_seconds = time.time() - step_start
-                over = time.time() - start_time + step_seconds + 1.2 * validation_seconds + 1 > budget
-                if all_reduce_mean(float(over), device) > 0:
-                    out_of_time = True
-                    break
-        epoch_loss = all_reduce_mean(float(np.mean(losses)), device)
+    finished_epoch = start_epoch
+    try:
+        for epoch in range(start_epoch + 1, args.epochs + 1):
+            dataset.epoch = epoch
+            model.train()
+            losses = []
+            with tqdm(loader, desc=f"Epoch {epoch}/{args.epochs}", unit="batch", disable=not is_main, leave=False) as bar:
+                for step, (mixture, mid_magnitude, target) in enumerate(bar):
+                    step_start = time.time()
+                    # Progress is through the epochs, or through --max-minutes if that runs out first.
+                    progress = max((epoch - 1 + step / len(loader)) / args.epochs, (step_start - start_time) / budget)
+                    for group in optimizer.param_groups:
+                        group["lr"] = learning_rate(args.learning_rate, progress)
+                    mixture, mid_magnitude, target = mixture.to(device), mid_magnitude.to(device), target.to(device)
+                    with autocast(device, args.amp):
+                        masks = ddp_model(mixture, mid_magnitude)
+                    loss = F.l1_loss(masks * mixture[:, None], target)
+                    optimizer.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                    if averaged is not None:
+                        averaged.update_parameters(model)
+                    losses.append(loss.item())
+                    bar.set_postfix(loss=f"{losses[-1]:.4f}")
+                    # Stop early enough to validate and save within the budget; all processes stop together.
+                    step_seconds = time.time() - step_start
+                    over = time.time() - start_time + step_seconds + 1.2 * validation_seconds + 1 > budget
+                    if all_reduce_mean(float(over), device) > 0:
+                        out_of_time = True
+                        break
+            epoch_loss = all_reduce_mean(float(np.mean(losses)), device)
 
-        # 6. Validate, log, save (the main process only)
+            # 6. Validate, log, save (the main process only)
+            if is_main:
+                validation_start = time.time()
+                scores = validate(separator, valid_songs)
+                validation_seconds = time.time() - validation_start
+                mean_sdr = float(np.mean(list(scores.values())))
+                is_best = mean_sdr > best_sdr
+                best_sdr = max(best_sdr, mean_sdr)
+                history["train loss"].append(epoch_loss)
+                for name, value in scores.items():
+                    history.setdefault(f"validation SDR {name} (dB)", []).append(value)
+                summary = ", ".join(f"{name} {value:.2f} dB" for name, value in scores.items())
+                logging.info(f"Epoch {epoch}/{args.epochs}: loss {epoch_loss:.4f}, validation SDR {summary}"
+                             f"{' (best)' if is_best else ''}{' (time budget reached)' if out_of_time else ''}")
+                save(checkpoint_dir / "last.pth", epoch)
+                if is_best:
+                    save(checkpoint_dir / "best.pth", epoch)
+                plot_training_curves(history, checkpoint_dir / "training_curves.png", title="U-Net stem separation")
+                if wandb_run:
+                    wandb_run.log({"epoch": epoch, "train loss": epoch_loss, **{f"val SDR {k}": v for k, v in scores.items()}})
+            finished_epoch = epoch
+            # Only the main process validated: share its time so every process stops at the same step.
+            validation_seconds = all_reduce_mean(validation_seconds if is_main else 0.0, device) * world_size
+            if out_of_time:
+                break
+    except KeyboardInterrupt:
+        # Ctrl-C: keep what was learned so far; --resume then continues after the last finished epoch.
         if is_main:
-            validation_start = time.time()
-            scores = validate(separator, valid_songs)
-            validation_seconds = time.time() - validation_start
-            mean_sdr = float(np.mean(list(scores.values())))
-            is_best = mean_sdr > best_sdr
-            best_sdr = max(best_sdr, mean_sdr)
-            history["train loss"].append(epoch_loss)
-            for name, value in scores.items():
-                history.setdefault(f"validation SDR {name} (dB)", []).append(value)
-            summary = ", ".join(f"{name} {value:.2f} dB" for name, value in scores.items())
-            logging.info(f"Epoch {epoch}/{args.epochs}: loss {epoch_loss:.4f}, validation SDR {summary}"
-                         f"{' (best)' if is_best else ''}{' (time budget reached)' if out_of_time else ''}")
-            checkpoint = {
-                "state_dict": inference_model.state_dict(), "model_config": model.config(), "stft": settings.to_dict(),
-                "targets": list(args.targets), "max_bin": max_bin, "epoch": epoch,
-                "optimizer": optimizer.state_dict(), "grad_scaler": scaler.state_dict(), "history": history,
-                "best_sdr": best_sdr, "args": vars(args),
-            }
-            if averaged is not None:
-                checkpoint["training_state_dict"] = model.state_dict()
-            save_checkpoint(checkpoint, checkpoint_dir / "last.pth")
-            if is_best:
-                save_checkpoint(checkpoint, checkpoint_dir / "best.pth")
-            plot_training_curves(history, checkpoint_dir / "training_curves.png", title="U-Net stem separation")
-            if wandb_run:
-                wandb_run.log({"epoch": epoch, "train loss": epoch_loss, **{f"val SDR {k}": v for k, v in scores.items()}})
-        # Only the main process validated: share its time so every process stops at the same step.
-        validation_seconds = all_reduce_mean(validation_seconds if is_main else 0.0, device) * world_size
-        if out_of_time:
-            break
+            history = {name: values[:finished_epoch] for name, values in history.items()}  # one per finished epoch
+            save(checkpoint_dir / "INTERRUPTED.pth", finished_epoch)
+            logging.info(f"Interrupted: saved {checkpoint_dir / 'INTERRUPTED.pth'} "
+                         f"(continue with --resume {checkpoint_dir / 'INTERRUPTED.pth'})")
+        cleanup_distributed()
+        raise
+    finally:
+        if wandb_run:
+            wandb_run.finish()
 
     # 7. Done
     if is_main:
         minutes = (time.time() - start_time) / 60
         logging.info(f"Training done in {minutes:.1f} min; best validation SDR{' (mean over targets)' if len(args.targets) > 1 else ''} {best_sdr:.2f} dB -> {checkpoint_dir / 'best.pth'}")
-        if wandb_run:
-            wandb_run.finish()
     finish_distributed()
 
 
