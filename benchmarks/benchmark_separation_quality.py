@@ -35,7 +35,7 @@ def main() -> None:
         if not (songs / "test").is_dir():
             run_script("make_demo_songs.py", "--out", str(songs), "--train", "6", "--test", "2", "--seconds", "30")
         run_script("train_separator.py", "--root", str(songs), "--max-minutes", str(args.minutes),
-                   "--checkpoint-dir", str(checkpoints))
+                   "--checkpoint-dir", str(checkpoints), "--overwrite")  # a reused --work holds the last run
         run_script("evaluate.py", "--root", str(songs), "-m", str(checkpoints / "best.pth"), "--out", str(results))
         summary = json.loads((results / "results.json").read_text())["summary"]
 

@@ -169,23 +169,29 @@ def write_results(out: Path, rows: list[dict], summary: list[dict], meta: dict) 
         writer.writerows(rows)
 
 
+# The two SDR summaries evaluate.py prints, as panels of results.png, labelled as in the printed table.
+PLOTTED_METRICS = (("SDR_median", "median over 1 s frames, then over tracks (dB)"),
+                   ("SDR_mean", "whole-song SDR, mean over tracks (dB)"))
+
+
 def plot_results(summary: list[dict], path: Path, title: str) -> None:
-    """Grouped bars: one group per target, one bar per method, height = mean whole-song SDR."""
+    """Grouped bars, one panel per metric: one group per target, one bar per method."""
     targets = list(dict.fromkeys(entry["target"] for entry in summary))
     methods = list(dict.fromkeys(entry["method"] for entry in summary))
     width = 0.8 / len(methods)
-    fig, ax = plt.subplots(figsize=(2 + 2.2 * len(targets), 4))
-    for index, method in enumerate(methods):
-        heights = [next(e["SDR_mean"] for e in summary if e["method"] == method and e["target"] == t) for t in targets]
-        positions = np.arange(len(targets)) + (index - (len(methods) - 1) / 2) * width
-        bars = ax.bar(positions, heights, width, label=method)
-        ax.bar_label(bars, fmt="%.1f", fontsize=8)
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(np.arange(len(targets)), targets)
-    ax.set_ylabel("SDR (dB), mean over tracks")
-    ax.set_title(title)
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
+    fig, axes = plt.subplots(1, len(PLOTTED_METRICS), figsize=(2 * (2 + 2.2 * len(targets)), 4.4), squeeze=False)
+    for ax, (key, label) in zip(axes[0], PLOTTED_METRICS):
+        for index, method in enumerate(methods):
+            heights = [next(e[key] for e in summary if e["method"] == method and e["target"] == t) for t in targets]
+            positions = np.arange(len(targets)) + (index - (len(methods) - 1) / 2) * width
+            bars = ax.bar(positions, heights, width, label=method)
+            ax.bar_label(bars, fmt="%.1f", fontsize=8)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xticks(np.arange(len(targets)), targets)
+        ax.set_title(f"SDR: {label}", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend()
+    fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -27,16 +27,17 @@ from unet import UNet
 UNET_MULTIPLE = 16
 # Bins just below max_bin whose mean mask is used for everything above it.
 EXTENSION_BINS = 16
-# Defaults chosen by 3-minute training runs on the demo songs (2-core CPU): 512 bins (5.5 kHz) and width 8
-# trained ~2x more patches than 1024 bins or width 16 in the same time, and scored higher.
+# 512 bins (5.5 kHz) and width 8: on a 2-core CPU they train about twice the patches of 1024 bins or width 16 in
+# the same time, and that mattered more than the extra bins or width (docs/separator-experiments.md).
 DEFAULT_MAX_BIN = 512
 DEFAULT_BASE_CHANNELS = 8
-# Above bin 128 (1.4 kHz) the U-Net sees pairs of bins averaged: 320 rows instead of 512, so a 10-minute run on a
-# 2-core CPU trains about 1.5x as many steps. Giving each pair one mask cost the oracle 0.11 dB on 7 demo songs,
-# and 10-minute runs came 0.3-0.4 dB closer to the oracle than with one row per bin (README: "Bins in pairs").
+# Above bin 128 (1.4 kHz) the U-Net sees pairs of bins averaged, 320 rows instead of 512: each training step is
+# cheaper, and little of the voice's detail lives up there (the oracle loses about 0.1 dB; measurements in
+# docs/separator-experiments.md, "Bins in pairs").
 DEFAULT_FULL_RESOLUTION_BINS = 128
 # Frequency mixing (a TDF block: Choi et al. 2020's TFC-TDF U-Net, later KUIELAB-MDX-Net): per frame,
-# rows -> 128 -> 2 maps of rows. 10-minute runs came 0.4-0.7 dB closer to the oracle (README: "Frequency mixing").
+# rows -> 128 -> 2 maps of rows, because a voice's harmonics lie far apart, beyond what the convolutions see
+# (docs/separator-experiments.md, "Frequency mixing").
 MIXER_HIDDEN = 128
 MIXER_MAPS = 2
 
