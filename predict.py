@@ -47,9 +47,10 @@ def mask_to_image(mask: np.ndarray, mask_values: list, n_classes: int) -> Image.
     return Image.fromarray(values.astype(np.uint16 if values.max(initial=0) > 255 else np.uint8))
 
 
-def save_visualization(image: Image.Image, mask: np.ndarray, path: Path) -> None:
-    """Image | predicted mask | mask drawn over the image, side by side in one PNG."""
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
+def visualization_figure(image: Image.Image, mask: np.ndarray) -> plt.Figure:
+    """Image | predicted mask | mask drawn over the image, side by side."""
+    # constrained layout leaves room for the titles (tight_layout cut their tops off above square images)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.4), layout="constrained")
     axes[0].imshow(image.convert("RGB"))
     axes[0].set_title("Input image")
     axes[1].imshow(mask, cmap="gray" if mask.max() <= 1 else "tab10", interpolation="nearest")
@@ -59,7 +60,12 @@ def save_visualization(image: Image.Image, mask: np.ndarray, path: Path) -> None
     axes[2].set_title("Overlay")
     for ax in axes:
         ax.axis("off")
-    fig.tight_layout()
+    return fig
+
+
+def save_visualization(image: Image.Image, mask: np.ndarray, path: Path) -> None:
+    """visualization_figure as a PNG."""
+    fig = visualization_figure(image, mask)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -1,5 +1,4 @@
 """Helpers shared by the image tests: tiny data sets and U-Nets whose answer is known in advance."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -12,14 +11,8 @@ from PIL import Image
 from conftest import REPO_ROOT
 from unet import UNet
 
-
-def import_script(name: str):
-    """A script at the repository root as a module. The audio folder, also on sys.path, has its own
-    evaluate.py, so `import evaluate` in a test could get that one; this loads the file by path."""
-    spec = importlib.util.spec_from_file_location(f"image_{name}", REPO_ROOT / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# A real checkpoint of the audio scripts (train_separator.py), which the image scripts must refuse by name.
+SEPARATOR_CHECKPOINT = REPO_ROOT / "tests" / "data" / "separator_format1.pth"
 
 
 def run_script(script: str, *args: str, timeout: int = 180) -> subprocess.CompletedProcess:

@@ -8,12 +8,12 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from conftest import REPO_ROOT
-from image_helpers import (assert_user_error, constant_unet, import_script, make_square_dataset, run_script,
+from evaluate import evaluate
+from image_helpers import (SEPARATOR_CHECKPOINT, assert_user_error, constant_unet, make_square_dataset, run_script,
                            save_milesial_checkpoint, save_our_checkpoint)
 from utils.data_loading import BasicDataset
 
 DATA = REPO_ROOT / "data"
-evaluate = import_script("evaluate").evaluate
 
 
 def demo_mask_fractions() -> list[float]:
@@ -73,3 +73,9 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
                       "masks", "[100]", "mask values")
     assert_user_error(run_script("evaluate.py", "-m", str(wrong_values), "--data-dir", str(tmp_path / "nowhere")),
                       "--data-dir", "nowhere")
+
+
+def test_stem_separation_checkpoint_names_the_audio_script():
+    result = run_script("evaluate.py", "-m", str(SEPARATOR_CHECKPOINT), "--data-dir", str(DATA))
+    assert_user_error(result, f"--model {SEPARATOR_CHECKPOINT} is a stem-separation checkpoint (train_separator.py)",
+                      f"python3 -m vocal_separation_sanity_check.separate -m {SEPARATOR_CHECKPOINT}")

@@ -1,19 +1,21 @@
 """predict.py: mask values and sizes, both checkpoint formats, output naming, --viz, and bad inputs."""
 import shutil
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from conftest import REPO_ROOT
-from image_helpers import (assert_user_error, constant_unet, import_script, make_square_dataset, run_script,
+import predict
+from image_helpers import (SEPARATOR_CHECKPOINT, assert_user_error, constant_unet, make_square_dataset, run_script,
                            save_milesial_checkpoint, save_our_checkpoint)
 from unet import UNet
+from utils.errors import UserError
 from utils.model_loading import infer_unet_config, load_unet, training_scale
 
 TEST_0 = REPO_ROOT / "data" / "imgs" / "test_0.png"
-predict = import_script("predict")
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +132,32 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
     ]
     for args, expected in cases:
         assert_user_error(run_script("predict.py", *args), *expected)
+
+
+def test_stem_separation_checkpoint_names_the_audio_script(tmp_path):
+    # One place (load_unet) recognises the audio scripts' checkpoints; predict.py says which script takes them.
+    result = run_script("predict.py", "-m", str(SEPARATOR_CHECKPOINT), "-i", str(TEST_0), "-o", str(tmp_path / "p.png"))
+    assert_user_error(result, f"--model {SEPARATOR_CHECKPOINT} is a stem-separation checkpoint (train_separator.py)",
+                      f"python3 -m vocal_separation_sanity_check.separate -m {SEPARATOR_CHECKPOINT}")
+    assert not (tmp_path / "p.png").exists()
+    with pytest.raises(UserError, match="stem-separation checkpoint"):
+        load_unet(SEPARATOR_CHECKPOINT)
+
+
+@pytest.mark.parametrize("size", [(256, 256), (61, 37), (40, 120)])
+def test_visualization_titles_are_inside_the_picture(size):
+    image = Image.fromarray(np.zeros((size[1], size[0], 3), dtype=np.uint8))
+    mask = np.zeros((size[1], size[0]), dtype=np.int64)
+    mask[: size[1] // 2] = 1
+    fig = predict.visualization_figure(image, mask)
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        titles = [ax.title for ax in fig.axes]
+        assert [title.get_text() for title in titles] == ["Input image", "Predicted mask", "Overlay"]
+        for title in titles:
+            box = title.get_window_extent(renderer)
+            assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, (title.get_text(), box, fig.bbox)
+            assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, (title.get_text(), box, fig.bbox)
+    finally:
+        plt.close(fig)

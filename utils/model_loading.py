@@ -1,6 +1,7 @@
 """Rebuild a U-Net from a checkpoint: ours (train.py) or milesial/Pytorch-UNet's (a state_dict + 'mask_values').
 
-Used by predict.py, evaluate.py and train.py --load, so the two checkpoint formats are handled in one place.
+Used by predict.py, evaluate.py and train.py (--load, --resume), so the two checkpoint formats, and the refusal
+of the audio scripts' stem-separation checkpoints, are handled in one place.
 """
 from pathlib import Path
 
@@ -9,6 +10,21 @@ import torch
 from unet import UNet
 from utils.checkpoint import load_checkpoint
 from utils.errors import UserError
+
+
+def check_image_checkpoint(checkpoint: dict, path: str | Path, flag: str) -> None:
+    """A stem-separation checkpoint (train_separator.py: it stores its 'targets' and 'stft' settings) is refused
+    with the script that uses it, instead of failing later on its weights."""
+    if "targets" in checkpoint and "stft" in checkpoint:
+        raise UserError(f"{flag} {path} is a stem-separation checkpoint (train_separator.py), not an image U-Net; "
+                        f"separate audio with python3 -m vocal_separation_sanity_check.separate -m {path} -i SONG")
+
+
+def load_image_checkpoint(path: str | Path, flag: str = "--model") -> dict:
+    """load_checkpoint, refusing stem-separation checkpoints: what every image script opens a .pth file with."""
+    checkpoint = load_checkpoint(path, flag)
+    check_image_checkpoint(checkpoint, path, flag)
+    return checkpoint
 
 
 def split_checkpoint(checkpoint: dict) -> tuple[dict, list | None]:
@@ -59,7 +75,7 @@ def default_mask_values(n_classes: int) -> list:
 
 def load_unet(path: str | Path, flag: str = "--model") -> tuple[UNet, list, dict]:
     """(model on the CPU, mask_values, raw checkpoint dict) from a checkpoint file of either format."""
-    checkpoint = load_checkpoint(path, flag)
+    checkpoint = load_image_checkpoint(path, flag)
     state_dict, mask_values = split_checkpoint(checkpoint)
     config = checkpoint.get("model_config") or infer_unet_config(state_dict, path, flag)
     try:
