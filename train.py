@@ -3,14 +3,18 @@
     python3 train.py --epochs 10 --batch-size 2 --validation 20            # data/imgs + data/masks
     torchrun --nproc_per_node=2 train.py --epochs 10 --batch-size 2         # several processes (DDP)
 
-Every epoch: train on the training images, measure the Dice score on the validation images, save
-checkpoints/checkpoint_epochN.pth and redraw checkpoints/training_curves.png.
+Every epoch: train on the training images, measure the Dice score on the validation images, then write to
+--checkpoint-dir (default checkpoints/):
+    checkpoint_epochN.pth   what predict.py and evaluate.py need: weights, model settings, mask values, history
+    last.pth                the full training state (adds the optimizer, schedule and loss scaling), for --resume;
+                            overwritten every epoch (INTERRUPTED.pth, the same, on Ctrl-C)
+    training_curves.png     loss and validation Dice per epoch
+A new run refuses a folder that holds another run's checkpoints (--overwrite deletes them first).
 """
 import argparse
 import logging
 import os
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,43 +26,57 @@ from tqdm import tqdm
 
 from evaluate import evaluate
 from unet import UNet
-from utils.checkpoint import load_checkpoint, save_checkpoint
+from utils.checkpoint import prepare_checkpoint_dir_once, save_checkpoint
 from utils.data_loading import split_dataset
 from utils.device import autocast, grad_scaler, memory_format, pick_device, precision_name
 from utils.dice_score import dice_loss
 from utils.distributed import all_reduce_mean, cleanup_distributed, finish_distributed, setup_distributed
 from utils.errors import UserError, run_cli
-from utils.model_loading import load_weights, split_checkpoint
+from utils.model_loading import load_image_checkpoint, load_weights, split_checkpoint
 from utils.plotting import plot_training_curves
 from utils.wandb_logging import init_wandb
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except where there is none (None): those flags say in their help what leaving
+    them out means, instead of '(default: None)'."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train the UNet on images and target masks",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--epochs", "-e", metavar="E", type=int, default=5, help="Number of epochs")
     parser.add_argument("--batch-size", "-b", dest="batch_size", metavar="B", type=int, default=1, help="Batch size")
     parser.add_argument("--learning-rate", "-l", metavar="LR", type=float, default=1e-3, dest="lr",
                         help="Learning rate (AdamW)")
-    parser.add_argument("--load", "-f", type=str, default=None, help="Start from the weights of this .pth file")
+    parser.add_argument("--load", "-f", type=str, default=None, metavar="CHECKPOINT",
+                        help="Start a new run from the weights of this .pth file (default: random weights)")
     parser.add_argument("--scale", "-s", type=float, default=0.5, help="Downscaling factor of the images")
     parser.add_argument("--validation", "-v", dest="val", type=float, default=10.0,
                         help="Percent of the data that is used as validation (0-100)")
-    parser.add_argument("--amp", action="store_true", default=False,
-                        help="Mixed precision: fp16 on CUDA, bf16 on CPUs with native bf16 (both with channels_last), else fp32")
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
+                        help="Mixed precision: fp16 on CUDA, bf16 on CPUs with native bf16 (about 2x faster; both "
+                             "with channels_last), fp32 on other CPUs; --no-amp for fp32 everywhere")
     parser.add_argument("--bilinear", action="store_true", default=False, help="Use bilinear upsampling")
     parser.add_argument("--classes", "-c", type=int, default=2,
                         help="Number of classes (2 = background + object; 1 = one sigmoid output)")
     parser.add_argument("--data-dir", default="data", help="Folder holding imgs/ and masks/")
-    parser.add_argument("--checkpoint-dir", default="checkpoints", help="Where checkpoints and curves go")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+    parser.add_argument("--checkpoint-dir", default="checkpoints",
+                        help="Where checkpoints and curves go; one folder per run")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Delete the checkpoints of an earlier run in --checkpoint-dir instead of stopping")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda, cuda:N or mps (default: the best available: cuda, then mps, then cpu)")
     parser.add_argument("--seed", type=int, default=0, help="Random seed (split, initial weights, augmentation)")
     parser.add_argument("--workers", type=int, default=0, help="Data loading processes (0 = in the main process)")
     parser.add_argument("--resume", default=None, metavar="CHECKPOINT",
-                        help="Continue a run from a train.py checkpoint up to --epochs")
+                        help="Continue a run up to --epochs from its last.pth or INTERRUPTED.pth (default: a new run)")
     parser.add_argument("--wandb", action="store_true", help="Log to Weights & Biases (offline without an API key)")
-    parser.add_argument("--no-augment", dest="augment", action="store_false",
-                        help="Turn off flips, crops and colour jitter of the training images")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                        help="Random flips, crops and colour jitter of the training images; --no-augment turns them off")
     parser.add_argument("--base-channels", type=int, default=64,
                         help="Channels of the first layer (64 = the original U-Net; 16 trains ~16x faster)")
     return parser.parse_args(argv)
@@ -137,13 +155,19 @@ def build_model(args: argparse.Namespace, resume_checkpoint: dict | None) -> UNe
         return net
     net = UNet(n_channels=3, n_classes=args.classes, bilinear=args.bilinear, base_channels=args.base_channels)
     if args.load:
-        state_dict, _ = split_checkpoint(load_checkpoint(args.load, "--load"))
+        state_dict, _ = split_checkpoint(load_image_checkpoint(args.load, "--load"))
         load_weights(net, state_dict, args.load, "--load")
         logging.info(f"Model loaded from {args.load}")
     return net
 
 
-def check_resume_checkpoint(checkpoint: dict, args: argparse.Namespace, mask_values: list) -> None:
+def load_resume_checkpoint(args: argparse.Namespace) -> dict:
+    """The --resume file, checked to hold a full training state that has epochs left to train."""
+    checkpoint = load_image_checkpoint(args.resume, "--resume")
+    if "state_dict" in checkpoint and "optimizer" not in checkpoint:  # a checkpoint_epochN.pth
+        raise UserError(f"--resume {args.resume}: holds only the weights (for predict.py and evaluate.py), not the "
+                        f"optimizer state; resume from {Path(args.resume).parent / 'last.pth'} (or INTERRUPTED.pth), "
+                        f"or start a new run from these weights with --load {args.resume}")
     missing = [key for key in ("state_dict", "model_config", "optimizer", "epoch", "history")
                if key not in checkpoint]
     if missing:
@@ -152,37 +176,59 @@ def check_resume_checkpoint(checkpoint: dict, args: argparse.Namespace, mask_val
     if checkpoint["epoch"] >= args.epochs:
         raise UserError(f"--resume {args.resume}: already trained for {checkpoint['epoch']} epochs; "
                         f"give --epochs larger than {checkpoint['epoch']}")
+    return checkpoint
+
+
+def check_resume_mask_values(checkpoint: dict, args: argparse.Namespace, mask_values: list) -> None:
     if checkpoint.get("mask_values") != mask_values:
         raise UserError(f"--resume {args.resume}: trained on masks with values {checkpoint.get('mask_values')}, "
                         f"but --data-dir {args.data_dir} has {mask_values}; resume on the same data")
 
 
-def make_checkpoint(model: UNet, optimizer, scheduler, scaler, epoch: int, history: dict, mask_values: list,
-                    args: argparse.Namespace) -> dict:
-    """Only tensors and plain Python values, so torch.load(weights_only=True) can read it back."""
+def make_checkpoint(model: UNet, epoch: int, history: dict, mask_values: list, args: argparse.Namespace) -> dict:
+    """checkpoint_epochN.pth: what predict.py and evaluate.py need (a third of last.pth's size, no optimizer).
+    Only tensors and plain Python values, so torch.load(weights_only=True) can read it back."""
     return {
         "state_dict": model.state_dict(),
         "model_config": model.config(),
         "mask_values": mask_values,
         "epoch": epoch,
+        "history": history,
+        "args": vars(args),
+    }
+
+
+def make_training_state(model: UNet, optimizer, scheduler, scaler, epoch: int, history: dict, mask_values: list,
+                        args: argparse.Namespace) -> dict:
+    """last.pth and INTERRUPTED.pth: make_checkpoint plus the optimizer (AdamW keeps two numbers per weight),
+    schedule and loss scaling, so that --resume continues exactly where the run stopped."""
+    return {
+        **make_checkpoint(model, epoch, history, mask_values, args),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "grad_scaler": scaler.state_dict(),
-        "history": history,
-        "args": vars(args),
     }
 
 
 def train_model(args: argparse.Namespace, rank: int, world_size: int, device: torch.device) -> None:
     is_main = rank == 0  # only the first process logs, saves and plots
 
-    # 1. Create the dataset and split it into training and validation images
+    # 1. Build the model (new, --load weights, or the --resume run's): bad checkpoints stop the run here
+    resume = load_resume_checkpoint(args) if args.resume else None
+    model = build_model(args, resume)
+
+    # 2. The run's own folder: an earlier run's checkpoints there stop this one (or go, with --overwrite)
+    checkpoint_dir = prepare_checkpoint_dir_once(args.checkpoint_dir, args.resume, args.overwrite)
+
+    # 3. Create the dataset and split it into training and validation images
     data_dir = Path(args.data_dir)
     train_set, val_set, mask_values = split_dataset(
         data_dir / "imgs", data_dir / "masks", args.scale, None, args.classes, args.val, args.seed, args.augment
     )
+    if resume is not None:
+        check_resume_mask_values(resume, args, mask_values)
 
-    # 2. Create the data loaders (each process gets its own share of the images under torchrun)
+    # 4. Create the data loaders (each process gets its own share of the images under torchrun)
     train_sampler = DistributedSampler(train_set, seed=args.seed) if world_size > 1 else None
     val_sampler = DistributedSampler(val_set, shuffle=False) if world_size > 1 and len(val_set) else None
     loader_args = dict(batch_size=args.batch_size, num_workers=args.workers, pin_memory=device.type == "cuda")
@@ -190,18 +236,14 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
                               generator=torch.Generator().manual_seed(args.seed), **loader_args)
     val_loader = DataLoader(val_set, shuffle=False, sampler=val_sampler, **loader_args)
 
-    # 3. Build the model (new, --load weights, or the --resume run's) and move it to the device
-    resume = load_checkpoint(args.resume, "--resume") if args.resume else None
-    if resume is not None:
-        check_resume_checkpoint(resume, args, mask_values)
-    model = build_model(args, resume)
-    # channels_last only where autocast computes in bf16/fp16 (utils.device.memory_format says why)
+    # 5. Move the model to the device, channels_last only where autocast computes in bf16/fp16
+    #    (utils.device.memory_format says why)
     layout = memory_format(device, args.amp)
     model.to(device=device, memory_format=layout)
     net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if world_size > 1 else model
 
-    # 4. Set up the optimizer, the learning-rate schedule and the fp16 loss scaling
+    # 6. Set up the optimizer, the learning-rate schedule and the fp16 loss scaling
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, "max", patience=5)  # on validation Dice
     scaler = grad_scaler(device, args.amp)
@@ -224,14 +266,13 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
         Validation size: {len(val_set)}
         Device:          {device.type}{f' x {world_size} processes' if world_size > 1 else ''}
         Images scaling:  {args.scale}
-        Mixed precision: {precision_name(device, args.amp) if args.amp else False}
+        Mixed precision: {precision_name(device, args.amp)}{'' if args.amp else ' (--no-amp)'}
         Model:           UNet({model.n_channels}, {model.n_classes}, bilinear={model.bilinear}, \
 base_channels={model.base_channels}), {sum(p.numel() for p in model.parameters()):,} parameters""")
     wandb_run = init_wandb(args.wandb and is_main, "U-Net", vars(args))
-    checkpoint_dir = Path(args.checkpoint_dir)
     finished_epochs = start_epoch - 1
 
-    # 5. Train: one pass over the training images per epoch, then validate, checkpoint and plot
+    # 7. Train: one pass over the training images per epoch, then validate, checkpoint and plot
     try:
         for epoch in range(start_epoch, args.epochs + 1):
             model.train()
@@ -273,8 +314,10 @@ base_channels={model.base_channels}), {sum(p.numel() for p in model.parameters()
             if not is_main:
                 continue
             print(line, flush=True)
-            save_checkpoint(make_checkpoint(model, optimizer, scheduler, scaler, epoch, history, mask_values, args),
+            save_checkpoint(make_checkpoint(model, epoch, history, mask_values, args),
                             checkpoint_dir / f"checkpoint_epoch{epoch}.pth")
+            save_checkpoint(make_training_state(model, optimizer, scheduler, scaler, epoch, history, mask_values,
+                                                args), checkpoint_dir / "last.pth")
             logging.info(f"Checkpoint {epoch} saved!")
             plot_training_curves(history, checkpoint_dir / "training_curves.png", title="U-Net training")
             if wandb_run is not None:
@@ -285,8 +328,8 @@ base_channels={model.base_channels}), {sum(p.numel() for p in model.parameters()
         if is_main:
             path = checkpoint_dir / "INTERRUPTED.pth"
             history = {name: values[:finished_epochs] for name, values in history.items()}
-            save_checkpoint(make_checkpoint(model, optimizer, scheduler, scaler, finished_epochs, history,
-                                            mask_values, args), path)
+            save_checkpoint(make_training_state(model, optimizer, scheduler, scaler, finished_epochs, history,
+                                                mask_values, args), path)
             logging.info(f"Interrupted: saved {path} (continue with --resume {path})")
         raise
     finally:
@@ -309,11 +352,9 @@ def main() -> None:
     device = pick_device(args.device)
     rank, world_size, device = setup_distributed(device)
     logging.info(f"Using device {device}")
-    try:
+    try:  # Ctrl-C: train_model saves INTERRUPTED.pth, run_cli exits with code 130
         train_model(args, rank, world_size, device)
         finish_distributed()
-    except KeyboardInterrupt:
-        sys.exit(130)  # the usual exit code of a Ctrl-C'd program, without a traceback
     finally:
         cleanup_distributed()
 

@@ -2,24 +2,30 @@
 Ctrl-C, torchrun with 2 processes, and one-line errors for bad flags and unsafe checkpoints."""
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
 from conftest import REPO_ROOT
-from image_helpers import assert_user_error
+import train
+from image_helpers import SEPARATOR_CHECKPOINT, assert_user_error
 from unet import UNet
 from utils.device import precision_name
+from utils.model_loading import load_unet
+from utils.plotting import training_curves_figure
 
 # Small and fast: 64x64 demo images (scale 0.25), 8 base channels instead of 64.
 FAST = ["--data-dir", str(REPO_ROOT / "data"), "--scale", "0.25", "--base-channels", "8", "--batch-size", "2",
         "--validation", "20", "--seed", "0"]
-CHECKPOINT_KEYS = {"state_dict", "model_config", "mask_values", "epoch", "optimizer", "scheduler", "grad_scaler",
-                   "history", "args"}
+# checkpoint_epochN.pth: what predict.py and evaluate.py need; last.pth and INTERRUPTED.pth: all of training.
+EPOCH_KEYS = {"state_dict", "model_config", "mask_values", "epoch", "history", "args"}
+TRAINING_STATE_KEYS = EPOCH_KEYS | {"optimizer", "scheduler", "grad_scaler"}
 EPOCH_LINE = re.compile(r"^Epoch (\d+)/(\d+): Loss = (\d+\.\d{3}), validation Dice = (\d+\.\d{3})$", re.M)
 
 
@@ -55,8 +61,10 @@ def test_checkpoints_are_complete_and_load_weights_only(trained):
         assert f"INFO: Checkpoint {epoch} saved!" in result.stderr
         assert (checkpoints / f"checkpoint_epoch{epoch}.pth").is_file()
     assert (checkpoints / "training_curves.png").stat().st_size > 1000
+    assert sorted(p.name for p in checkpoints.iterdir()) == [
+        "checkpoint_epoch1.pth", "checkpoint_epoch2.pth", "checkpoint_epoch3.pth", "last.pth", "training_curves.png"]
     checkpoint = torch.load(checkpoints / "checkpoint_epoch3.pth", weights_only=True)
-    assert set(checkpoint) == CHECKPOINT_KEYS
+    assert set(checkpoint) == EPOCH_KEYS
     assert checkpoint["epoch"] == 3
     assert checkpoint["mask_values"] == [0, 255]
     assert checkpoint["model_config"] == {"n_channels": 3, "n_classes": 2, "bilinear": False, "base_channels": 8}
@@ -64,29 +72,104 @@ def test_checkpoints_are_complete_and_load_weights_only(trained):
     assert checkpoint["args"]["epochs"] == 3
     net = UNet(**checkpoint["model_config"])
     net.load_state_dict(checkpoint["state_dict"])
+    assert checkpoint["args"]["amp"] is True  # mixed precision is on by default
+    assert f"Mixed precision: {precision_name(torch.device('cpu'), True)}\n" in result.stderr
 
 
-def test_resume_continues_from_the_saved_epoch(trained, tmp_path):
+def test_last_pth_holds_the_training_state_at_three_times_the_size(trained):
     checkpoints, _ = trained
-    result = run_train(*FAST, "--epochs", "3", "--checkpoint-dir", str(tmp_path),
-                       "--resume", str(checkpoints / "checkpoint_epoch2.pth"))
+    last = torch.load(checkpoints / "last.pth", weights_only=True)
+    assert set(last) == TRAINING_STATE_KEYS
+    assert last["epoch"] == 3
+    epoch3 = torch.load(checkpoints / "checkpoint_epoch3.pth", weights_only=True)
+    assert last["history"] == epoch3["history"]
+    assert all(torch.equal(last["state_dict"][k], v) for k, v in epoch3["state_dict"].items())
+    # AdamW keeps two numbers per weight: the full state is about 3x the weights-only checkpoint.
+    sizes = {name: (checkpoints / name).stat().st_size for name in ("checkpoint_epoch1.pth", "last.pth")}
+    assert 2.7 < sizes["last.pth"] / sizes["checkpoint_epoch1.pth"] < 3.3, sizes
+    # Every epoch's checkpoint is enough for predict.py and evaluate.py.
+    net, mask_values, _ = load_unet(checkpoints / "checkpoint_epoch1.pth")
+    assert net.base_channels == 8 and mask_values == [0, 255]
+
+
+def test_resume_continues_from_the_saved_epoch_in_its_folder(trained, tmp_path):
+    checkpoints, _ = trained
+    run_folder = tmp_path / "run"
+    shutil.copytree(checkpoints, run_folder)
+    first_epoch_time = (run_folder / "checkpoint_epoch1.pth").stat().st_mtime_ns
+    result = run_train(*FAST, "--epochs", "4", "--checkpoint-dir", str(run_folder),
+                       "--resume", str(run_folder / "last.pth"))
     assert result.returncode == 0, result.stderr
-    assert [int(e[0]) for e in EPOCH_LINE.findall(result.stdout)] == [3]  # epochs 1-2 are not redone
-    assert not (tmp_path / "checkpoint_epoch1.pth").exists()
-    before = torch.load(checkpoints / "checkpoint_epoch2.pth", weights_only=True)
-    after = torch.load(tmp_path / "checkpoint_epoch3.pth", weights_only=True)
-    assert after["epoch"] == 3
-    assert after["history"]["train loss"][:2] == before["history"]["train loss"]
-    assert len(after["history"]["train loss"]) == 3
+    assert f"INFO: Resuming {run_folder / 'last.pth'} from epoch 4" in result.stderr
+    assert [int(e[0]) for e in EPOCH_LINE.findall(result.stdout)] == [4]  # epochs 1-3 are not redone
+    assert (run_folder / "checkpoint_epoch1.pth").stat().st_mtime_ns == first_epoch_time  # and kept
+    before = torch.load(checkpoints / "last.pth", weights_only=True)
+    after = torch.load(run_folder / "last.pth", weights_only=True)
+    assert after["epoch"] == 4
+    assert torch.load(run_folder / "checkpoint_epoch4.pth", weights_only=True)["epoch"] == 4
+    assert after["history"]["train loss"][:3] == before["history"]["train loss"]
+    assert len(after["history"]["train loss"]) == 4
     # The optimizer went on from its saved state: Adam's step count grew by this epoch's 2 batches.
     step_before = before["optimizer"]["state"][0]["step"].item()
     assert after["optimizer"]["state"][0]["step"].item() == step_before + 2
 
 
-def test_resume_of_a_finished_run_says_how_to_continue(trained):
+def test_resume_of_a_finished_run_says_how_to_continue(trained, tmp_path):
     checkpoints, _ = trained
-    result = run_train(*FAST, "--epochs", "3", "--resume", str(checkpoints / "checkpoint_epoch3.pth"))
+    result = run_train(*FAST, "--epochs", "3", "--resume", str(checkpoints / "last.pth"),
+                       "--checkpoint-dir", str(tmp_path))
     assert_user_error(result, "--resume", "already trained for 3 epochs", "--epochs")
+
+
+def test_resume_from_a_weights_only_checkpoint_names_last_pth(trained, tmp_path):
+    checkpoints, _ = trained
+    result = run_train(*FAST, "--epochs", "5", "--resume", str(checkpoints / "checkpoint_epoch2.pth"),
+                       "--checkpoint-dir", str(tmp_path))
+    assert_user_error(result, "--resume", "checkpoint_epoch2.pth", "only the weights",
+                      str(checkpoints / "last.pth"), "--load")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_new_run_refuses_a_folder_with_another_runs_checkpoints(trained, tmp_path):
+    checkpoints, _ = trained
+    before = {p.name: p.stat().st_mtime_ns for p in checkpoints.iterdir()}
+    result = run_train(*FAST, "--epochs", "1", "--checkpoint-dir", str(checkpoints))
+    assert_user_error(result, f"--checkpoint-dir {checkpoints}", "already holds checkpoints", "--overwrite")
+    assert {p.name: p.stat().st_mtime_ns for p in checkpoints.iterdir()} == before  # nothing written
+
+    # --overwrite deletes the earlier run's files: no epoch 2 and 3 of another run beside this run's epoch 1.
+    run_folder = tmp_path / "run"
+    shutil.copytree(checkpoints, run_folder)
+    result = run_train(*FAST, "--epochs", "1", "--checkpoint-dir", str(run_folder), "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in run_folder.iterdir()) == ["checkpoint_epoch1.pth", "last.pth",
+                                                             "training_curves.png"]
+    assert torch.load(run_folder / "last.pth", weights_only=True)["args"]["epochs"] == 1
+
+
+def test_help_shows_real_defaults():
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "train.py"), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "(default: None)" not in text
+    assert "--amp, --no-amp" in text and "--no-amp for fp32 everywhere (default: True)" in text
+    assert "(default: the best available: cuda, then mps, then cpu)" in text
+    assert "--overwrite" in text and "(default: checkpoints)" in text
+    assert train.get_args([]).amp is True and train.get_args(["--no-amp"]).amp is False
+
+
+def test_training_curves_start_at_zero_unless_a_value_is_negative():
+    fig = training_curves_figure({"train loss": [1.2, 0.8, 0.6], "validation Dice": [0.7, 0.8, 0.9],
+                                  "validation SDR vocals (dB)": [-3.0, 1.0, 2.5]})
+    try:
+        loss, dice, sdr = fig.axes
+        assert [ax.get_ylabel() for ax in fig.axes] == ["train loss", "validation Dice", "validation SDR vocals (dB)"]
+        assert loss.get_ylim()[0] == 0 and loss.get_ylim()[1] >= 1.2
+        assert dice.get_ylim()[0] == 0 and dice.get_ylim()[1] >= 0.9
+        assert sdr.get_ylim()[0] < -3.0  # an SDR can be negative: its panel is not cut at 0
+    finally:
+        plt.close(fig)
+    assert training_curves_figure({"train loss": []}) is None
 
 
 def test_load_milesial_state_dict_and_train(tmp_path):
@@ -103,8 +186,10 @@ def test_load_milesial_state_dict_and_train(tmp_path):
 
 
 def test_one_output_class_trains_with_bce(tmp_path):
-    result = run_train(*FAST, "--epochs", "1", "--classes", "1", "--no-augment", "--checkpoint-dir", str(tmp_path))
+    result = run_train(*FAST, "--epochs", "1", "--classes", "1", "--no-augment", "--no-amp",
+                       "--checkpoint-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
+    assert "Mixed precision: float32 (--no-amp)" in result.stderr
     loss = float(EPOCH_LINE.findall(result.stdout)[0][2])
     assert 0 < loss < 3
     assert torch.load(tmp_path / "checkpoint_epoch1.pth", weights_only=True)["model_config"]["n_classes"] == 1
@@ -123,8 +208,17 @@ def test_bad_flags_give_one_line_error(flags, expected, tmp_path):
 
 def test_load_of_another_architecture_is_refused(tmp_path):
     torch.save(UNet(3, 2, base_channels=4).state_dict(), tmp_path / "small.pth")
-    result = run_train(*FAST, "--epochs", "1", "--load", str(tmp_path / "small.pth"))
+    result = run_train(*FAST, "--epochs", "1", "--load", str(tmp_path / "small.pth"),
+                       "--checkpoint-dir", str(tmp_path / "out"))
     assert_user_error(result, "--load", "small.pth", "do not fit")
+    assert not (tmp_path / "out").exists()  # refused before the run's folder is made
+
+
+@pytest.mark.parametrize("flag", ["--load", "--resume"])
+def test_stem_separation_checkpoint_names_the_audio_script(flag, tmp_path):
+    result = run_train(*FAST, "--epochs", "1", flag, str(SEPARATOR_CHECKPOINT), "--checkpoint-dir", str(tmp_path))
+    assert_user_error(result, f"{flag} {SEPARATOR_CHECKPOINT} is a stem-separation checkpoint (train_separator.py)",
+                      "vocal_separation_sanity_check.separate")
 
 
 class CreatesFileWhenUnpickled:
@@ -140,7 +234,8 @@ class CreatesFileWhenUnpickled:
 def test_checkpoint_that_runs_code_is_refused(tmp_path):
     marker = tmp_path / "code_was_run"
     torch.save({"state_dict": CreatesFileWhenUnpickled(marker)}, tmp_path / "evil.pth")
-    result = run_train(*FAST, "--epochs", "1", "--load", str(tmp_path / "evil.pth"))
+    result = run_train(*FAST, "--epochs", "1", "--load", str(tmp_path / "evil.pth"),
+                       "--checkpoint-dir", str(tmp_path / "out"))
     assert_user_error(result, "--load", "evil.pth", "refused")
     assert not marker.exists()
 
@@ -166,18 +261,35 @@ def test_ctrl_c_saves_interrupted_checkpoint(tmp_path):
     assert "Traceback" not in stderr
     assert "INTERRUPTED.pth" in stderr
     checkpoint = torch.load(tmp_path / "INTERRUPTED.pth", weights_only=True)
+    assert set(checkpoint) == TRAINING_STATE_KEYS  # --resume can continue from it
     assert checkpoint["epoch"] >= 1
     assert len(checkpoint["history"]["train loss"]) == checkpoint["epoch"]
 
 
+TORCHRUN = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+
+
 def test_torchrun_two_processes_save_once(tmp_path):
     # gloo on the CPU: runs anywhere, also where one GPU could not host two NCCL processes.
-    result = run_train(*FAST, "--epochs", "1", "--device", "cpu", "--checkpoint-dir", str(tmp_path),
-                       module=["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"])
+    (tmp_path / "checkpoint_epoch7.pth").write_bytes(b"an earlier run")  # --overwrite: rank 0 deletes it once
+    result = run_train(*FAST, "--epochs", "1", "--device", "cpu", "--checkpoint-dir", str(tmp_path), "--overwrite",
+                       module=TORCHRUN)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
+    assert not (tmp_path / "checkpoint_epoch7.pth").exists()
     assert "Device:          cpu x 2 processes" in output
     assert output.count("INFO: Checkpoint 1 saved!") == 1
     assert len(EPOCH_LINE.findall(result.stdout)) == 1
     checkpoint = torch.load(tmp_path / "checkpoint_epoch1.pth", weights_only=True)
     assert not any(key.startswith("module.") for key in checkpoint["state_dict"])  # loads without DDP
+
+
+def test_torchrun_into_another_runs_folder_stops_every_process(tmp_path):
+    # Rank 0 checks the folder; the other process gets its verdict and stops too, instead of waiting forever.
+    (tmp_path / "checkpoint_epoch7.pth").write_bytes(b"an earlier run")
+    result = run_train(*FAST, "--epochs", "1", "--device", "cpu", "--checkpoint-dir", str(tmp_path),
+                       module=TORCHRUN, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert output.count("already holds checkpoints of another run (checkpoint_epoch7.pth)") == 2, output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_epoch7.pth"]

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
 from .errors import UserError
 
@@ -38,6 +39,26 @@ def prepare_checkpoint_dir(folder: str | Path, resume: str | Path | None, overwr
             path.unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def prepare_checkpoint_dir_once(folder: str | Path, resume: str | Path | None, overwrite: bool,
+                                flag: str = "--checkpoint-dir") -> Path:
+    """prepare_checkpoint_dir under torchrun: rank 0 checks (and with --overwrite clears) the folder, every other
+    process waits for its verdict and stops with the same UserError. So no process writes before the check, two
+    processes never delete at once, and no process is left waiting for one that stopped. Without torchrun:
+    prepare_checkpoint_dir itself."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return prepare_checkpoint_dir(folder, resume, overwrite, flag)
+    verdict = [None]
+    if dist.get_rank() == 0:
+        try:
+            prepare_checkpoint_dir(folder, resume, overwrite, flag)
+        except UserError as error:
+            verdict = [str(error)]
+    dist.broadcast_object_list(verdict, src=0)
+    if verdict[0] is not None:
+        raise UserError(verdict[0])
+    return Path(folder)
 
 
 def load_checkpoint(path: str | Path, flag: str = "--model") -> dict:
