@@ -1,9 +1,10 @@
 """Measure the image tutorial's targets (printed, never asserted):
 
-  (a) the README's training command (10 epochs, batch 2, 5 demo images): wall time, then predict.py on
-      test_0: foreground % and Dice against its mask          (target: < 2 min, 15-35 %, Dice >= 0.8)
-  (b) training and inference throughput, UNet(3, 2), 256x256, batch 2: fp32 vs --amp (bf16 autocast on CPUs
-      with native bf16, fp16 on CUDA, each with channels_last) and their ratio
+  (a) the README's training command (10 epochs, batch 2, 5 demo images), with mixed precision (the default)
+      and with --no-amp: wall time, the checkpoint sizes, then predict.py on test_0: foreground % and Dice
+      against its mask                                        (target: < 2 min, 15-35 %, Dice >= 0.8)
+  (b) training and inference throughput, UNet(3, 2), 256x256, batch 2: --no-amp (fp32) vs --amp (bf16
+      autocast on CPUs with native bf16, fp16 on CUDA, each with channels_last) and their ratio
                                                                (target: amp >= 1.8x fp32 for training, on a
                                                                 CPU with native bf16; elsewhere amp is fp32)
   (c) with --large: train on a 500-image demo set for --large-minutes, Dice on 100 held-out demo
@@ -26,7 +27,8 @@ import torch
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+if not __package__:  # run as a file: import from the repository root (as a module, benchmarks.benchmark_image, it is)
+    sys.path[0] = str(REPO_ROOT)
 
 from unet import UNet  # noqa: E402
 from utils.device import autocast, memory_format, pick_device, precision_name  # noqa: E402
@@ -53,15 +55,20 @@ def mask_dice(pred: np.ndarray, true: np.ndarray) -> float:
     return 1.0 if total == 0 else 2 * (p & t).sum() / total
 
 
-def readme_command(work: Path, epochs: int, device_flags: list[str]) -> None:
-    print(f"(a) README training command: train.py --epochs {epochs} --batch-size 2 --validation 20 (5 demo images)")
-    checkpoints = work / "checkpoints"
-    seconds, output = run(["train.py", "--epochs", str(epochs), "--batch-size", "2", "--validation", "20",
-                           "--checkpoint-dir", str(checkpoints), *device_flags])
+def readme_command(work: Path, epochs: int, precision_flags: list[str], device_flags: list[str]) -> None:
+    command = " ".join(["train.py", "--epochs", str(epochs), "--batch-size", "2", "--validation", "20",
+                        *precision_flags])
+    print(f"(a) README training command: {command} (5 demo images)")
+    name = "no_amp" if precision_flags else "amp"
+    checkpoints = work / f"checkpoints_{name}"
+    seconds, output = run([*command.split(), "--checkpoint-dir", str(checkpoints), *device_flags])
     for line in epoch_lines(output):
         print(f"    {line}")
     print(f"    training time: {seconds:.1f} s (target < 120 s)")
-    prediction = work / "prediction.png"
+    sizes = {path.name: path.stat().st_size / 1e6 for path in (checkpoints / f"checkpoint_epoch{epochs}.pth",
+                                                              checkpoints / "last.pth")}
+    print("    checkpoint sizes: " + ", ".join(f"{file} {size:.1f} MB" for file, size in sizes.items()))
+    prediction = work / f"prediction_{name}.png"
     seconds, _ = run(["predict.py", "-m", str(checkpoints / f"checkpoint_epoch{epochs}.pth"),
                       "-i", "data/imgs/test_0.png", "-o", str(prediction), *device_flags])
     pred = np.array(Image.open(prediction))
@@ -111,7 +118,7 @@ def throughput(device: torch.device, size: int, steps: int) -> None:
         fp32 = images_per_second(device, amp=False, train=train, size=size, steps=steps)
         amp = images_per_second(device, amp=True, train=train, size=size, steps=steps)
         kind = "training " if train else "inference"
-        print(f"    {kind}: fp32 {fp32:6.2f} img/s | --amp ({precision}) {amp:6.2f} img/s | "
+        print(f"    {kind}: --no-amp (fp32) {fp32:6.2f} img/s | --amp ({precision}) {amp:6.2f} img/s | "
               f"ratio {amp / fp32:.2f}x" + (" (target >= 1.8x with native bf16)" if train else ""))
 
 
@@ -137,7 +144,7 @@ def main() -> None:
     parser.add_argument("--device", default=None, help="Device for every part (default: best available)")
     parser.add_argument("--large", action="store_true", help="Also run (c), the 500-image target (~10 min)")
     parser.add_argument("--large-epochs", type=int, default=8, help="Epochs for (c)")
-    parser.add_argument("--large-args", default="--batch-size 8 --base-channels 16 --scale 0.5 --amp",
+    parser.add_argument("--large-args", default="--batch-size 8 --base-channels 16 --scale 0.5",
                         help="Extra train.py flags for (c)")
     args = parser.parse_args()
 
@@ -146,7 +153,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         device_flags = ["--device", args.device] if args.device else []
-        readme_command(work, epochs=1 if args.quick else 10, device_flags=device_flags)
+        for precision_flags in ([], ["--no-amp"]):  # mixed precision is train.py's default
+            readme_command(work, 1 if args.quick else 10, precision_flags, device_flags)
         throughput(device, size=64 if args.quick else 256, steps=1 if args.quick else 10)
         if args.large:
             count, heldout, epochs = (20, 5, 1) if args.quick else (500, 100, args.large_epochs)
