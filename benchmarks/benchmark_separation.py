@@ -27,7 +27,7 @@ AUDIO_DIR = REPO_ROOT / "vocal_separation_sanity_check"
 sys.path[:0] = [str(REPO_ROOT), str(AUDIO_DIR)]
 
 from audio import DEFAULT_STFT  # noqa: E402
-from make_demo_songs import make_song  # noqa: E402
+from vocal_separation_sanity_check.demo_songs import make_song  # noqa: E402
 from model import SpectrogramUNet  # noqa: E402
 from utils.checkpoint import save_checkpoint  # noqa: E402
 

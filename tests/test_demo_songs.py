@@ -1,18 +1,34 @@
-"""make_demo_songs.py: MUSDB18-HQ layout, exact stem sums, determinism, and stems that sound like their parts."""
+"""make_demo_songs.py and the demo_songs package: MUSDB18-HQ layout, exact stem sums, determinism, the same songs
+as before the package split, and stems that sound like their parts."""
+import hashlib
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import librosa
 import numpy as np
 import pytest
+import scipy
 import soundfile as sf
 
-from vocal_separation_sanity_check import make_demo_songs
-from vocal_separation_sanity_check.make_demo_songs import CHORD_PARTS, STEMS, demo_song, make_song, song_variety
+from conftest import AUDIO_DIR, REPO_ROOT
+from vocal_separation_sanity_check.demo_songs import CHORD_PARTS, demo_song, make_song, song_variety
+from vocal_separation_sanity_check.demo_songs.dsp import midi_to_hz
+from vocal_separation_sanity_check.demo_songs.plan import plan_song
+from vocal_separation_sanity_check.demo_songs.vocals import vocal_phrases
+from vocal_separation_sanity_check.demo_songs.voice import SINGER_TYPES, random_singer, sing
+from vocal_separation_sanity_check.tracks import STEM_NAMES as STEMS
 
-SCRIPT = Path(__file__).resolve().parent.parent / "vocal_separation_sanity_check" / "make_demo_songs.py"
+SCRIPT = AUDIO_DIR / "make_demo_songs.py"
 FILES = {"mixture.wav"} | {f"{stem}.wav" for stem in STEMS}
+REFERENCE = REPO_ROOT / "tests" / "data" / "demo_songs_reference.json"
+# The reference was written on an x86-64 CPU with AVX-512, under numpy 2.4.6, scipy 1.17.1 and librosa 0.11.0.
+# numpy picks its sin/exp/power kernels by CPU feature, and other versions may round a last bit differently, so
+# elsewhere the same code can give other bits: there the sample values and energies must still agree to 1e-5,
+# and the bit-exact check is skipped.
+REFERENCE_BUILD = ("2.4.6", "1.17.1", "0.11.0", ("X86_V3", "X86_V4", "AVX512_ICL", "AVX512_SPR"))
 
 
 def run_script(*flags: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -31,6 +47,26 @@ def demo_root(tmp_path_factory) -> Path:
 
 def read_track(folder: Path) -> dict[str, np.ndarray]:
     return {path.stem: sf.read(path, dtype="float32", always_2d=True)[0].T for path in folder.glob("*.wav")}
+
+
+def math_build() -> tuple:
+    """Library versions and the CPU kernels numpy dispatches to on this machine: what decides a song's last bits."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:  # numpy 1.x: not the reference build
+        return (np.__version__,)
+    targets = tuple(target for target in __cpu_dispatch__ if __cpu_features__.get(target))
+    return np.__version__, scipy.__version__, librosa.__version__, targets
+
+
+@pytest.fixture(scope="module")
+def reference_songs() -> list[tuple[str, dict, dict[str, np.ndarray]]]:
+    """(key, reference stems, today's song) for each song in tests/data/demo_songs_reference.json."""
+    songs = []
+    for key, expected in json.loads(REFERENCE.read_text()).items():
+        seed, split, index, seconds = key.split("-")  # '0-train-0-3.0'
+        songs.append((key, expected, demo_song(int(seed), split, int(index), float(seconds))))
+    return songs
 
 
 def frame_rms(audio: np.ndarray, frame: int = 1024) -> np.ndarray:
@@ -102,15 +138,36 @@ def test_make_song_is_deterministic_and_seeds_differ():
         assert not np.allclose(first[name], other[name]), name
 
 
+def test_songs_are_those_written_before_the_package_split(reference_songs):
+    """The same seed gives the same song: 32 samples of each stem and its energy, to within float rounding."""
+    for key, expected, song in reference_songs:
+        assert set(song) == set(expected), key
+        for name, stem in expected.items():
+            audio = song[name]
+            # atol: samples near zero carry rounding errors larger than 1e-5 of themselves; 1e-7 is -140 dB
+            np.testing.assert_allclose(audio[:, stem["indices"]], stem["values"], rtol=1e-5, atol=1e-7,
+                                       err_msg=f"{key} {name}")
+            assert np.sum(audio.astype(np.float64) ** 2) == pytest.approx(stem["energy"], rel=1e-5), (key, name)
+
+
+def test_songs_are_bit_identical_on_the_reference_build(reference_songs):
+    """Where the reference was written (REFERENCE_BUILD), every stem's bytes are exactly those of before."""
+    if math_build() != REFERENCE_BUILD:
+        pytest.skip(f"bit-exact only on {REFERENCE_BUILD}, this is {math_build()}; the values test still runs")
+    for key, expected, song in reference_songs:
+        for name, stem in expected.items():
+            assert hashlib.sha256(song[name].tobytes()).hexdigest() == stem["sha256"], (key, name)
+
+
 def test_songs_do_not_depend_on_the_python_hash_seed():
     """Python orders sets of strings differently in every process; no random draw may depend on that order."""
-    folder = Path(make_demo_songs.__file__).parent
-    script = ("import sys, hashlib; sys.path.insert(0, sys.argv[1]); import _paths; "
-              "from make_demo_songs import demo_song; "
+    script = ("import hashlib; from vocal_separation_sanity_check.demo_songs import demo_song; "
               "songs = [demo_song(0, 'train', i, 15.0) for i in range(6)]; "
               "print(hashlib.sha256(b''.join(s[n].tobytes() for s in songs for n in sorted(s))).hexdigest())")
-    digests = {subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True, text=True, check=True,
-                              env={**os.environ, "PYTHONHASHSEED": str(hash_seed)}).stdout for hash_seed in (1, 2, 3)}
+    # `python -c` imports from its working folder: the repository root, as `python -m ...` does there
+    digests = {subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True,
+                              check=True, env={**os.environ, "PYTHONHASHSEED": str(hash_seed)}).stdout
+               for hash_seed in (1, 2, 3)}
     assert len(digests) == 1
 
 
@@ -142,8 +199,8 @@ def test_main_part_changes_only_the_other_stem():
 
 
 def test_voice_sets_the_singer_kind_with_some_children():
-    singers = [make_demo_songs.random_singer(np.random.default_rng(i), "male") for i in range(200)]
-    male_low, child_low = make_demo_songs.SINGER_TYPES["male"][0][0], make_demo_songs.SINGER_TYPES["child"][0][0]
+    singers = [random_singer(np.random.default_rng(i), "male") for i in range(200)]
+    male_low, child_low = SINGER_TYPES["male"][0][0], SINGER_TYPES["child"][0][0]
     children = sum(singer.formant_scale > 1.2 for singer in singers)
     assert 10 <= children <= 50, children  # 15% children
     assert all(male_low <= s.low < male_low + 4 for s in singers if s.formant_scale < 1.2)
@@ -153,19 +210,29 @@ def test_voice_sets_the_singer_kind_with_some_children():
 def test_vocals_sing_a_pitched_melody_in_a_singer_range():
     """The voice is periodic (a pitch between 80 Hz and 1 kHz) and its pitch moves, unlike a held tone."""
     rng = np.random.default_rng(3)
-    plan = make_demo_songs.plan_song(rng, 4.0, 22050)
-    singer = make_demo_songs.random_singer(rng)
-    phrases = make_demo_songs.vocal_phrases(plan, singer, rng)
-    voice = make_demo_songs.sing(phrases, singer, plan, rng)
+    plan = plan_song(rng, 4.0, 22050)
+    singer = random_singer(rng)
+    phrases = vocal_phrases(plan, singer, rng)
+    voice = sing(phrases, singer, plan, rng)
     notes = [note for phrase in phrases for note in phrase]
     assert len({note.pitch for note in notes}) >= 2 and all(singer.low <= n.pitch <= singer.high for n in notes)
     note = max(notes, key=lambda n: n.duration)  # the middle of the longest note: a steady vowel
     middle = int((note.start + note.duration / 2) * 22050)
     segment = voice[middle - 1024:middle + 1024] * np.hanning(2048)
     correlation = np.correlate(segment, segment, mode="full")[2047:]
-    expected_lag = 22050 / make_demo_songs.midi_to_hz(note.pitch)
+    expected_lag = 22050 / midi_to_hz(note.pitch)
     lag = np.argmax(correlation[int(22050 / 1000):int(22050 / 80)]) + int(22050 / 1000)
     assert abs(lag / expected_lag - round(lag / expected_lag)) < 0.1 and correlation[lag] > 0.5 * correlation[0]
+
+
+def test_runs_as_a_module_from_the_repository_root_and_help_shows_defaults(tmp_path):
+    module = [sys.executable, "-m", "vocal_separation_sanity_check.make_demo_songs"]
+    result = subprocess.run([*module, "--out", str(tmp_path / "songs"), "-t", "1", "-e", "0", "-s", "1"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "songs" / "train").iterdir())) == 1
+    help_text = subprocess.run([*module, "--help"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60).stdout
+    assert "(default: data/demo_songs)" in help_text and "(default: 30.0)" in help_text
 
 
 def test_bad_flags_are_one_line_errors(tmp_path):
