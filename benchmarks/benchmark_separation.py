@@ -8,7 +8,7 @@ real-time factor from separate.py's own line (audio seconds / separation seconds
 Without --model an untrained default-size model is used: speed does not depend on the weights.
 
     python3 benchmarks/benchmark_separation.py
-    python3 benchmarks/benchmark_separation.py -m checkpoints/best.pth --minutes 3 10 --wiener 1
+    python3 benchmarks/benchmark_separation.py -m checkpoints/separator/best.pth --minutes 3 10 --wiener 1
 """
 import argparse
 import os
@@ -24,12 +24,13 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AUDIO_DIR = REPO_ROOT / "vocal_separation_sanity_check"
-sys.path[:0] = [str(REPO_ROOT), str(AUDIO_DIR)]
+if not __package__:  # run as a file: import from the repository root
+    sys.path[0] = str(REPO_ROOT)
 
-from audio import DEFAULT_STFT  # noqa: E402
+from vocal_separation_sanity_check.audio import DEFAULT_STFT  # noqa: E402
 from vocal_separation_sanity_check.demo_songs import make_song  # noqa: E402
-from model import SpectrogramUNet  # noqa: E402
-from utils.checkpoint import save_checkpoint  # noqa: E402
+from vocal_separation_sanity_check.model import SpectrogramUNet  # noqa: E402
+from vocal_separation_sanity_check.separator import save_separator  # noqa: E402
 
 
 def write_long_song(path: Path, minutes: float, rate: int = DEFAULT_STFT.sample_rate) -> None:
@@ -46,9 +47,7 @@ def write_long_song(path: Path, minutes: float, rate: int = DEFAULT_STFT.sample_
 
 def default_checkpoint(path: Path) -> Path:
     """An untrained model of train_separator.py's default size (vocals, model.py defaults)."""
-    model = SpectrogramUNet(n_targets=1)
-    save_checkpoint({"state_dict": model.state_dict(), "model_config": model.config(), "stft": DEFAULT_STFT.to_dict(),
-                     "targets": ["vocals"], "max_bin": model.max_bin}, path)
+    save_separator(path, SpectrogramUNet(n_targets=1), DEFAULT_STFT, ["vocals"])
     return path
 
 
