@@ -16,7 +16,7 @@ from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, writ
 from vocal_separation_sanity_check.filtering import wiener
 from vocal_separation_sanity_check.metrics import sdr
 from vocal_separation_sanity_check.model import SpectrogramUNet
-from vocal_separation_sanity_check.separator import Separator, load_separator, save_separator
+from vocal_separation_sanity_check.separator import Separator, checkpoint_dict, load_separator, save_separator
 from audio_helpers import synthetic_stems
 from utils.checkpoint import save_checkpoint
 
@@ -229,11 +229,11 @@ def test_checkpoints_from_before_the_frequency_channel_still_load(tmp_path):
     torch.manual_seed(0)
     model = SpectrogramUNet(1, max_bin=64, base_channels=4, frequency_channel=False, coherence_channel=False,
                             full_resolution_bins=None, frequency_mixing=False)
-    config = model.config()
+    checkpoint = checkpoint_dict(model, DEFAULT_STFT, ["vocals"])
+    del checkpoint["format_version"]  # format 1
     for option in ("frequency_channel", "coherence_channel", "full_resolution_bins", "frequency_mixing"):
-        del config[option]  # checkpoints saved before these options existed
-    save_checkpoint({"state_dict": model.state_dict(), "model_config": config, "stft": DEFAULT_STFT.to_dict(),
-                     "targets": ["vocals"], "max_bin": 64}, tmp_path / "old.pth")
+        del checkpoint["model_config"][option]  # checkpoints saved before these options existed
+    save_checkpoint(checkpoint, tmp_path / "old.pth")
     loaded = load_separator(tmp_path / "old.pth", CPU).model
     assert loaded.frequency_channel is False and loaded.coherence_channel is False
     assert loaded.full_resolution_bins == 64  # every bin its own row, as before pooling existed
