@@ -293,3 +293,14 @@ def test_torchrun_into_another_runs_folder_stops_every_process(tmp_path):
     assert result.returncode != 0, output
     assert output.count("already holds checkpoints of another run (checkpoint_epoch7.pth)") == 2, output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_epoch7.pth"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (REPO_ROOT / ".git").exists(), reason="needs a git checkout")
+def test_what_the_scripts_write_is_ignored_by_git():
+    # The README's commands, run from the repository root, write these; none may end up in a commit.
+    written = ["checkpoints/step1/last.pth", "checkpoints/separator/best.pth", "prediction.png", "prediction_viz.png",
+               "outputs/scores.csv", "data/demo500/imgs/demo_0.png", "data/demo_heldout/masks/demo_0_mask.png",
+               "data/demo_songs/test/song/mixture.wav", "separated/song/vocals.wav", "output/sanity_check.png"]
+    result = subprocess.run(["git", "check-ignore", "--no-index", *written], cwd=REPO_ROOT, capture_output=True,
+                            text=True)
+    assert result.stdout.split() == written, result.stdout + result.stderr

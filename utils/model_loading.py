@@ -17,7 +17,8 @@ def check_image_checkpoint(checkpoint: dict, path: str | Path, flag: str) -> Non
     with the script that uses it, instead of failing later on its weights."""
     if "targets" in checkpoint and "stft" in checkpoint:
         raise UserError(f"{flag} {path} is a stem-separation checkpoint (train_separator.py), not an image U-Net; "
-                        f"separate audio with python3 -m vocal_separation_sanity_check.separate -m {path} -i SONG")
+                        "separate audio with python3 -m vocal_separation_sanity_check.separate "
+                        f"-m {path} -i <song or folder>")
 
 
 def load_image_checkpoint(path: str | Path, flag: str = "--model") -> dict:
