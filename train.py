@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from evaluate import evaluate
 from unet import UNet
+from utils.cli import DefaultsHelpFormatter
 from utils.checkpoint import prepare_checkpoint_dir_once, save_checkpoint
 from utils.data_loading import split_dataset
 from utils.device import autocast, grad_scaler, memory_format, pick_device, precision_name
@@ -37,17 +38,9 @@ from utils.plotting import plot_training_curves
 from utils.wandb_logging import init_wandb
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each flag's default, except where there is none (None): those flags say in their help what leaving
-    them out means, instead of '(default: None)'."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        return action.help if action.default is None else super()._get_help_string(action)
-
-
 def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train the UNet on images and target masks",
-                                     formatter_class=HelpFormatter)
+                                     formatter_class=DefaultsHelpFormatter)
     parser.add_argument("--epochs", "-e", metavar="E", type=int, default=5, help="Number of epochs")
     parser.add_argument("--batch-size", "-b", dest="batch_size", metavar="B", type=int, default=1, help="Batch size")
     parser.add_argument("--learning-rate", "-l", metavar="LR", type=float, default=1e-3, dest="lr",

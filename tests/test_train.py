@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, start_interruptible
 import train
 from image_helpers import SEPARATOR_CHECKPOINT, assert_user_error
 from unet import UNet
@@ -243,12 +243,8 @@ def test_checkpoint_that_runs_code_is_refused(tmp_path):
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
 def test_ctrl_c_saves_interrupted_checkpoint(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    # A shell that starts jobs in the background (`cmd &`, nohup) makes them ignore SIGINT, and the child would
-    # inherit that: give it the default disposition, as a terminal's foreground job has.
-    process = subprocess.Popen([sys.executable, str(REPO_ROOT / "train.py"), *FAST, "--epochs", "50",
-                                "--checkpoint-dir", str(tmp_path)], stderr=subprocess.PIPE,
-                               stdout=subprocess.DEVNULL, text=True, env=env,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = start_interruptible([sys.executable, str(REPO_ROOT / "train.py"), *FAST, "--epochs", "50",
+                                   "--checkpoint-dir", str(tmp_path)], stdout=subprocess.DEVNULL, env=env)
     seen = []
     for line in process.stderr:  # wait until one epoch is done, then press "Ctrl-C"
         seen.append(line)

@@ -14,6 +14,7 @@ from vocal_separation_sanity_check import training
 from vocal_separation_sanity_check.separator import FORMAT_VERSION, load_separator
 from vocal_separation_sanity_check.training import GAIN_RANGE, REST, RemixDataset, change_speed, ema_with_warmup
 from audio_helpers import synthetic_stems, write_musdb_track
+from conftest import start_interruptible
 from utils.errors import UserError
 
 SCRIPT = Path(__file__).resolve().parent.parent / "vocal_separation_sanity_check" / "train_separator.py"
@@ -195,13 +196,13 @@ def test_a_new_run_refuses_a_folder_holding_another_run_unless_overwrite(songs, 
 
 
 def test_ctrl_c_saves_interrupted_pth_and_exits_130(songs, tmp_path):
-    """SIGINT to a real run (its own session, so the signal is not ignored as in a background job)."""
+    """SIGINT to a real run, as Ctrl-C sends it."""
     import signal
     import time
 
     command = [sys.executable, str(SCRIPT), "--root", str(songs), "--checkpoint-dir", str(tmp_path),
                "--samples-per-epoch", "8", *TINY]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = start_interruptible(command)
     lines = []
     for line in process.stderr:  # wait until a first epoch has been saved
         lines.append(line)

@@ -19,6 +19,11 @@ def save_checkpoint(checkpoint: dict, path: str | Path) -> None:
     os.replace(tmp_path, path)
 
 
+def natural_order(path: Path) -> list:
+    """Sort key that puts checkpoint_epoch2.pth before checkpoint_epoch10.pth."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
 def prepare_checkpoint_dir(folder: str | Path, resume: str | Path | None, overwrite: bool,
                            flag: str = "--checkpoint-dir") -> Path:
     """The folder a training run writes its checkpoints to, checked so that runs never mix silently.
@@ -28,7 +33,7 @@ def prepare_checkpoint_dir(folder: str | Path, resume: str | Path | None, overwr
     checkpoint in the folder continues that run there.
     """
     folder = Path(folder)
-    existing = sorted(folder.glob("*.pth")) if folder.is_dir() else []
+    existing = sorted(folder.glob("*.pth"), key=natural_order) if folder.is_dir() else []
     continuing = resume is not None and Path(resume).resolve().parent == folder.resolve()
     if existing and not continuing:
         if not overwrite:

@@ -16,6 +16,14 @@ or from the repository root as `python3 -m vocal_separation_sanity_check.separat
     sanity_check.py, make_demo_songs.py, train_separator.py, separate.py, evaluate.py
 
     from vocal_separation_sanity_check import Separator
+
+Why each script starts with a one-line bootstrap instead of the project being installed (`pip install -e .`):
+the tutorial runs from a clone, README in hand, and `pip install -r requirements.txt` is its only install step.
+An installed project adds a step that can be forgotten, or that points at another clone after a copy, and it
+would put this repository's generic top-level packages `utils` and `unet` into site-packages, where they clash
+with other projects' `utils`. The bootstrap only acts when a script runs as a file (`python3 separate.py`):
+it puts the repository root first on the path. `python3 -m ...` from the root, and the tests (pytest.ini),
+need nothing.
 """
 
 

@@ -190,9 +190,9 @@ def plot_results(summary: list[dict], path: Path, title: str) -> None:
         ax.set_xticks(np.arange(len(targets)), targets)
         ax.set_title(f"SDR: {label}", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].legend()
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="lower center", ncol=len(methods))
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))  # room for the legend below the panels, clear of the bars
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)

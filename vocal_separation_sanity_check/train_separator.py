@@ -26,7 +26,7 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from utils.checkpoint import prepare_checkpoint_dir
+from utils.checkpoint import prepare_checkpoint_dir_once
 from utils.cli import DefaultsHelpFormatter
 from utils.device import autocast, grad_scaler, memory_format, pick_device, precision_name
 from utils.distributed import all_reduce_mean, cleanup_distributed, finish_distributed, setup_distributed
@@ -138,11 +138,9 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger().setLevel(logging.WARNING)
     torch.manual_seed(args.seed)
     logging.info(f"Device: {device}, {world_size} process(es), {precision_name(device, args.amp)}")
-    # Checked before any work, so a folder holding another run fails at once (rank 0 alone deletes with --overwrite).
-    checkpoint_dir = Path(args.checkpoint_dir)
+    # Checked before any work, so a folder holding another run fails at once, on every process.
     resume = read_training_checkpoint(args.resume) if args.resume else None
-    if is_main:
-        prepare_checkpoint_dir(checkpoint_dir, args.resume, args.overwrite)
+    checkpoint_dir = prepare_checkpoint_dir_once(args.checkpoint_dir, args.resume, args.overwrite)
 
     # 2. Songs: ROOT/train (or ROOT) for training; ROOT/valid, or the last 15% of each training song, to validate
     settings = DEFAULT_STFT
