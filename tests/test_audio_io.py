@@ -22,6 +22,25 @@ def test_stft_round_trip_is_exact_for_any_length():
     assert np.max(np.abs(restored - audio)) < 1e-4
 
 
+@pytest.mark.filterwarnings("ignore:n_fft=4096 is too large")  # librosa warns about the 100-sample case
+@pytest.mark.parametrize("length", [100, 4096, RATE + 123])
+@pytest.mark.parametrize("settings", [DEFAULT_STFT, STFTSettings(22050, 1024, 256)])
+def test_torch_stft_equals_librosa_stft(length, settings):
+    """The STFT moved from librosa to torch (it runs on the model's device): the same numbers, so checkpoints
+    trained with librosa's separate the same."""
+    import librosa
+
+    rng = np.random.default_rng(1)
+    audio = (0.3 * rng.standard_normal((2, length))).astype(np.float32)
+    options = dict(n_fft=settings.n_fft, hop_length=settings.hop_length, window="hann", center=True)
+    expected = librosa.stft(audio, **options)
+    spectrogram = stft(audio, settings)
+    assert spectrogram.shape == expected.shape
+    np.testing.assert_allclose(spectrogram, expected, atol=1e-5 * np.abs(expected).max())
+    np.testing.assert_allclose(istft(spectrogram, settings, length=length),
+                               librosa.istft(expected, **options, length=length), atol=1e-5)
+
+
 def test_stft_settings_survive_a_checkpoint_dict():
     settings = STFTSettings(22050, 1024, 256)
     assert STFTSettings.from_dict(settings.to_dict() | {"unrelated": 1}) == settings

@@ -28,7 +28,7 @@ need nothing.
 
 
 def __getattr__(name: str):
-    # Separator needs torch; importing it lazily keeps `import vocal_separation_sanity_check.audio` light.
+    # Importing Separator (torch, the model) only when asked keeps `import vocal_separation_sanity_check` light.
     if name == "Separator":
         from vocal_separation_sanity_check.separator import Separator
         return Separator

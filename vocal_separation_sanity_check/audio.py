@@ -2,6 +2,7 @@
 
 Arrays are float32 shaped (channels, samples); spectrograms are complex64 shaped (channels, bins, frames).
 """
+import functools
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Callable
 import librosa
 import numpy as np
 import soundfile as sf
+import torch
 
 from utils.errors import UserError
 
@@ -91,19 +93,45 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
     sf.write(path, np.asarray(audio, dtype=np.float32).T, sample_rate, subtype=subtype)
 
 
+@functools.cache
+def _window(settings: STFTSettings, device: torch.device) -> torch.Tensor:
+    """The analysis/synthesis window, made once per device: periodic, as librosa's and scipy's 'hann' is."""
+    if settings.window != "hann":
+        raise ValueError(f"window {settings.window!r}: only 'hann' is implemented")
+    return torch.hann_window(settings.n_fft, periodic=True, device=device)
+
+
+def stft_tensor(audio: torch.Tensor, settings: STFTSettings = DEFAULT_STFT) -> torch.Tensor:
+    """(..., samples) float tensor -> complex (..., bins, frames) on the same device.
+
+    Centred frames with zero padding, as librosa.stft (>= 0.10) computes them, so checkpoints trained with
+    librosa's STFT separate the same. Runs wherever the tensor is: on a GPU, the STFT stays on the GPU.
+    """
+    shape = audio.shape
+    spectrogram = torch.stft(audio.reshape(-1, shape[-1]).float(), n_fft=settings.n_fft,
+                             hop_length=settings.hop_length, window=_window(settings, audio.device), center=True,
+                             pad_mode="constant", return_complex=True)
+    return spectrogram.reshape(*shape[:-1], *spectrogram.shape[-2:])
+
+
+def istft_tensor(spectrogram: torch.Tensor, settings: STFTSettings = DEFAULT_STFT,
+                 length: int | None = None) -> torch.Tensor:
+    """complex (..., bins, frames) -> float (..., samples); `length` trims or zero-pads exactly."""
+    shape = spectrogram.shape
+    audio = torch.istft(spectrogram.reshape(-1, *shape[-2:]), n_fft=settings.n_fft, hop_length=settings.hop_length,
+                        window=_window(settings, spectrogram.device), center=True, length=length)
+    return audio.reshape(*shape[:-2], audio.shape[-1])
+
+
 def stft(audio: np.ndarray, settings: STFTSettings = DEFAULT_STFT) -> np.ndarray:
-    """(channels, samples) -> complex64 (channels, bins, frames), centred frames (librosa's default)."""
-    return librosa.stft(
-        audio, n_fft=settings.n_fft, hop_length=settings.hop_length, window=settings.window, center=True
-    ).astype(np.complex64)
+    """(channels, samples) float32 -> complex64 (channels, bins, frames): stft_tensor on the CPU, for NumPy code."""
+    return stft_tensor(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), settings).numpy()
 
 
 def istft(spectrogram: np.ndarray, settings: STFTSettings = DEFAULT_STFT, length: int | None = None) -> np.ndarray:
-    """complex (channels, bins, frames) -> float32 (channels, samples); `length` trims or pads exactly."""
-    return librosa.istft(
-        spectrogram, n_fft=settings.n_fft, hop_length=settings.hop_length, window=settings.window,
-        center=True, length=length,
-    ).astype(np.float32)
+    """complex (channels, bins, frames) -> float32 (channels, samples); istft_tensor on the CPU, for NumPy code."""
+    tensor = torch.from_numpy(np.ascontiguousarray(spectrogram, dtype=np.complex64))
+    return istft_tensor(tensor, settings, length).numpy()
 
 
 def find_audio_files(inputs: list[str | Path]) -> list[Path]:

@@ -16,7 +16,6 @@
 
 A mask times the mixture's complex spectrogram is the estimate of a source (Jansson et al. 2017).
 """
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -109,9 +108,9 @@ class SpectrogramUNet(nn.Module):
         return self.compress(self.pool_bins(magnitude[..., : self.max_bin, :]))
 
     @staticmethod
-    def mid_magnitude(spectrogram: np.ndarray) -> np.ndarray:
-        """complex stereo (2, bins, frames) -> |L + R| / 2 (bins, frames): the second input of forward()."""
-        return np.abs(spectrogram[0] + spectrogram[1]) / 2
+    def mid_magnitude(spectrogram):
+        """complex stereo (2, bins, frames), NumPy or torch -> |L + R| / 2 (bins, frames): the second input of forward()."""
+        return abs(spectrogram[0] + spectrogram[1]) / 2
 
     @staticmethod
     def compress(magnitude: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.device import autocast, memory_format, pick_device
 from utils.errors import UserError
-from vocal_separation_sanity_check.audio import BlockReader, STFTSettings, istft, open_reader, stft
+from vocal_separation_sanity_check.audio import BlockReader, STFTSettings, istft_tensor, open_reader, stft_tensor
 from vocal_separation_sanity_check.filtering import wiener
 from vocal_separation_sanity_check.model import UNET_MULTIPLE, SpectrogramUNet
 from vocal_separation_sanity_check.tracks import STEM_NAMES
@@ -73,24 +73,27 @@ class Separator:
         return self.targets + ([RESIDUAL_NAME] if self.has_residual else [])
 
     @torch.inference_mode()
-    def masks(self, spectrogram: np.ndarray) -> np.ndarray:
-        """complex (channels, bins, frames) -> float32 masks (targets, channels, bins, frames)."""
-        magnitude = torch.from_numpy(np.abs(spectrogram))[None].to(self.device)
-        mid_magnitude = torch.from_numpy(SpectrogramUNet.mid_magnitude(spectrogram))[None].to(self.device)
+    def masks(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        """complex (channels, bins, frames) on self.device -> float32 masks (targets, channels, bins, frames)."""
+        magnitude = spectrogram.abs()[None]
+        mid_magnitude = SpectrogramUNet.mid_magnitude(spectrogram)[None]
         with autocast(self.device, self.amp):
-            masks = self.model(magnitude, mid_magnitude)[0]
-        return masks.float().cpu().numpy()
+            return self.model(magnitude, mid_magnitude)[0].float()
 
+    @torch.inference_mode()
     def separate_chunk(self, mixture: np.ndarray) -> dict[str, np.ndarray]:
-        """One chunk (channels, samples) -> {name: (channels, samples)}; mono is run as two equal channels."""
+        """One chunk (channels, samples) -> {name: (channels, samples)}; mono is run as two equal channels.
+
+        STFT, masks and inverse STFT all run on self.device; only the audio crosses to and from it."""
         channels, length = mixture.shape
         stereo = np.repeat(mixture, 2, axis=0) if channels == 1 else mixture
-        spectrogram = stft(stereo, self.settings)
-        masks = self.masks(spectrogram)
-        estimates = masks * spectrogram[None]
-        if self.wiener_iterations > 0:
-            estimates = wiener(spectrogram, estimates, self.wiener_iterations, residual=self.has_residual)
-        sources = {name: istft(estimates[j], self.settings, length=length) for j, name in enumerate(self.targets)}
+        spectrogram = stft_tensor(torch.from_numpy(np.ascontiguousarray(stereo)).to(self.device), self.settings)
+        estimates = self.masks(spectrogram) * spectrogram[None]
+        if self.wiener_iterations > 0:  # NumPy code: on the CPU
+            estimates = torch.from_numpy(wiener(spectrogram.cpu().numpy(), estimates.cpu().numpy(),
+                                                self.wiener_iterations, residual=self.has_residual)).to(self.device)
+        separated = istft_tensor(estimates[: len(self.targets)], self.settings, length=length).cpu().numpy()
+        sources = dict(zip(self.targets, separated))
         if channels == 1:
             sources = {name: audio.mean(axis=0, keepdims=True) for name, audio in sources.items()}
         if self.has_residual:
@@ -143,7 +146,6 @@ class Separator:
         model = SpectrogramUNet.from_config(checkpoint["model_config"])
         model.load_state_dict(checkpoint["state_dict"])
         settings = STFTSettings.from_dict(checkpoint["stft"])
-        stft(np.zeros((1, settings.n_fft), dtype=np.float32), settings)  # librosa imports its FFT code on first use
         return cls(model, settings, checkpoint["targets"], device,
                    amp=amp, chunk_seconds=chunk_seconds, wiener_iterations=wiener_iterations)
 
