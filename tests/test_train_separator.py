@@ -12,10 +12,10 @@ import torch
 from vocal_separation_sanity_check.audio import DEFAULT_STFT
 from vocal_separation_sanity_check import training
 from vocal_separation_sanity_check.separator import FORMAT_VERSION, load_separator
-from vocal_separation_sanity_check.training import GAIN_RANGE, REST, RemixDataset, change_speed, ema_with_warmup
+from vocal_separation_sanity_check.training import (GAIN_RANGE, REST, RemixDataset, SpectrogramCache, change_speed,
+                                                    ema_with_warmup, model_inputs)
 from audio_helpers import synthetic_stems, write_musdb_track
 from conftest import start_interruptible
-from utils.errors import UserError
 
 SCRIPT = Path(__file__).resolve().parent.parent / "vocal_separation_sanity_check" / "train_separator.py"
 TINY = ["--base-channels", "4", "--max-bin", "128", "--full-resolution-bins", "96", "--patch-frames", "32", "--batch-size", "4", "--seed", "0"]
@@ -108,7 +108,7 @@ def test_time_budget_stops_cleanly_with_a_checkpoint(songs, tmp_path):
 def test_two_process_torchrun_on_gloo(songs, tmp_path):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517"]
     result = train("--root", songs, "--checkpoint-dir", tmp_path, "--epochs", "1", "--samples-per-epoch", "16",
-                   "--device", "cpu", *TINY, launcher=launcher)
+                   "--device", "cpu", "--data", "stream", *TINY, launcher=launcher)
     assert result.returncode == 0, result.stderr
     assert "2 process(es)" in result.stderr and "Epoch 1/1" in result.stderr
     assert load(tmp_path / "last.pth")["epoch"] == 1
@@ -121,7 +121,7 @@ def test_two_process_torchrun_on_gloo(songs, tmp_path):
     (["--ema", "1"], "--ema 1.0: must be in [0, 1)"),
     (["--speed-semitones", "-1"], "--speed-semitones -1: must be at least 0"),
     (["--targets", "voice"], "--targets voice: unknown target"),
-    (["--patch-frames", "1000"], "--patch-frames 1000: the shortest training song has only"),
+    (["--patch-frames", "1000"], "--patch-frames 1000: the longest training song has only"),
     (["--targets", "vocals", "drums", "bass", "other", "--drop", "bass"], "no bass stem"),
     (["--root", "EMPTY"], "no tracks found"),
 ])
@@ -145,14 +145,14 @@ def test_remix_dataset_patches_are_repeatable_and_remixed():
     rng = np.random.default_rng(1)
     songs = [{name: (rng.normal(size=(2, 16, 40)) + 1j * rng.normal(size=(2, 16, 40))).astype(np.complex64)
               for name in ("vocals", REST)} for _ in range(2)]
-    dataset = RemixDataset(songs, ["vocals"], patch_frames=8, length=4, seed=3)
-    mixture, mid_magnitude, target = dataset[2]
+    dataset = RemixDataset(SpectrogramCache(songs, [0.0]), ["vocals"], patch_frames=8, length=4, seed=3)
+    mixture, mid_magnitude, target = (tensor[0] for tensor in model_inputs(dataset[2][None], 1, DEFAULT_STFT, 16))
     assert mixture.shape == (2, 16, 8) and mid_magnitude.shape == (16, 8) and target.shape == (1, 2, 16, 8)
     # |L + R| / 2 of the remix lies between 0 (sides opposed) and the mean of |L| and |R| (sides in phase).
     assert (mid_magnitude <= mixture.mean(dim=0) + 1e-5).all() and mid_magnitude.max() > 0
-    assert torch.equal(dataset[2][2], target)  # same index and epoch: same patch
+    assert torch.equal(dataset[2][0].abs(), target[0])  # same index and epoch: same patch
     dataset.epoch = 1
-    assert not torch.equal(dataset[2][2], target)
+    assert not torch.equal(dataset[2][0].abs(), target[0])
     # The target is |vocals| of one stored patch times a gain in the documented range, maybe with L/R swapped.
     def fits(candidate: np.ndarray) -> bool:
         gain = float(target[0].mean()) / float(candidate.mean())
@@ -173,12 +173,14 @@ def test_speed_change_moves_pitch_and_length_together():
     assert change_speed(tone, -2, rate).shape[1] == round(rate * 2 ** (2 / 12))
 
 
-def test_memory_check_refuses_what_would_not_fit(monkeypatch):
-    songs = [("song", np.zeros((2, 44100 * 10), np.float32), {})]  # 10 s: about 7 MB of spectrograms per speed
-    monkeypatch.setattr(training, "physical_memory", lambda: 2**30)  # a 1 GB machine
-    training.check_memory(songs, 2, DEFAULT_STFT, 512, [0.0], "ROOT")
-    with pytest.raises(UserError, match=r"^--root ROOT: the training spectrograms would take 6\.\d GB .* at 5 speeds"):
-        training.check_memory(songs * 200, 2, DEFAULT_STFT, 512, [-2.0, -1.0, 0.0, 1.0, 2.0], "ROOT")
+def test_data_auto_streams_what_would_not_fit_in_ram(songs, monkeypatch, caplog):
+    caplog.set_level("INFO")
+    plan = training.plan_training_data(songs, ["vocals"], DEFAULT_STFT, 10, 14)
+    assert training.build_training_data(plan, ["vocals"], DEFAULT_STFT, 512, [0.0], "auto").kind == "memory"
+    assert "Training data: spectrograms in RAM (" in caplog.text
+    monkeypatch.setattr(training, "physical_memory", lambda: 8 * 2**20)  # a quarter of it: 2 MB
+    assert training.build_training_data(plan, ["vocals"], DEFAULT_STFT, 512, [0.0], "auto").kind == "stream"
+    assert "Training data: streamed from disk (3 tracks; in RAM their spectrograms would take" in caplog.text
 
 
 def test_a_new_run_refuses_a_folder_holding_another_run_unless_overwrite(songs, tmp_path):

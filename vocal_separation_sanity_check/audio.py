@@ -101,15 +101,17 @@ def _window(settings: STFTSettings, device: torch.device) -> torch.Tensor:
     return torch.hann_window(settings.n_fft, periodic=True, device=device)
 
 
-def stft_tensor(audio: torch.Tensor, settings: STFTSettings = DEFAULT_STFT) -> torch.Tensor:
+def stft_tensor(audio: torch.Tensor, settings: STFTSettings = DEFAULT_STFT, center: bool = True) -> torch.Tensor:
     """(..., samples) float tensor -> complex (..., bins, frames) on the same device.
 
     Centred frames with zero padding, as librosa.stft (>= 0.10) computes them, so checkpoints trained with
     librosa's STFT separate the same. Runs wherever the tensor is: on a GPU, the STFT stays on the GPU.
+    center=False: no padding, frame k starts at sample k * hop (an excerpt with n_fft / 2 samples of context on
+    each side gives the same frames as the whole song's centred STFT).
     """
     shape = audio.shape
     spectrogram = torch.stft(audio.reshape(-1, shape[-1]).float(), n_fft=settings.n_fft,
-                             hop_length=settings.hop_length, window=_window(settings, audio.device), center=True,
+                             hop_length=settings.hop_length, window=_window(settings, audio.device), center=center,
                              pad_mode="constant", return_complex=True)
     return spectrogram.reshape(*shape[:-1], *spectrogram.shape[-2:])
 

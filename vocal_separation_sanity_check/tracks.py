@@ -23,6 +23,15 @@ from utils.errors import UserError
 
 STEM_NAMES = ("vocals", "drums", "bass", "other")
 TARGET_NAMES = STEM_NAMES + ("accompaniment",)
+ACCOMPANIMENT_STEMS = tuple(name for name in STEM_NAMES if name != "vocals")
+# MUSDB18(-HQ)'s official validation split: 14 of the 100 training tracks, as the musdb package defines it
+# (musdb/configs/mus.yaml). Open-Unmix and Demucs validate on these.
+MUSDB_VALIDATION_TRACKS = (
+    "Actions - One Minute Smile", "Clara Berry And Wooldog - Waltz For My Victims", "Johnny Lokke - Promises & Lies",
+    "Patrick Talbot - A Reason To Leave", "Triviul - Angelsaint", "Alexander Ross - Goodbye Bolero",
+    "Fergessen - Nos Palpitants", "Leaf - Summerghost", "Skelpolu - Human Mistakes", "Young Griffo - Pennies",
+    "ANiMAL - Rockshow", "James May - On The Line", "Meaxic - Take A Step", "Traffic Experiment - Sirens",
+)
 TRACK_EXTENSIONS = (".wav", ".flac")
 MIN_TRACK_SECONDS = 1.0  # SDR is scored on 1 s frames: shorter songs give no frame to score
 LAYOUT_HELP = (
@@ -133,8 +142,8 @@ def load_matching(paths: list[Path], settings: STFTSettings, same_length: bool =
     return signals
 
 
-def load_track(track: Track, targets: list[str], settings: STFTSettings) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Mixture (C, S) and {target: (C, S)} for the requested targets, at settings.sample_rate.
+def needed_stems(track: Track, targets: list[str]) -> list[str]:
+    """The stem files `targets` are made of, in STEM_NAMES order; a missing one is a UserError naming the file.
 
     'accompaniment' is the sum of the drums, bass and other stems when all three exist,
     otherwise mixture - vocals (the pair layout, or a MUSDB folder with only a vocal stem).
@@ -142,11 +151,10 @@ def load_track(track: Track, targets: list[str], settings: STFTSettings) -> tupl
     for target in targets:
         if target not in TARGET_NAMES:
             raise UserError(f"--targets {target}: unknown target; choose from {', '.join(TARGET_NAMES)}")
-    accompaniment_stems = [name for name in STEM_NAMES if name != "vocals"]
     needed = {target: f"the {target} target" for target in targets if target != "accompaniment"}
     if "accompaniment" in targets:
-        if all(name in track.stem_paths for name in accompaniment_stems):
-            needed.update({name: "the accompaniment (drums + bass + other)" for name in accompaniment_stems})
+        if all(name in track.stem_paths for name in ACCOMPANIMENT_STEMS):
+            needed.update({name: "the accompaniment (drums + bass + other)" for name in ACCOMPANIMENT_STEMS})
         else:
             needed.setdefault("vocals", "the accompaniment (mixture - vocals)")
     for name, reason in needed.items():
@@ -156,18 +164,65 @@ def load_track(track: Track, targets: list[str], settings: STFTSettings) -> tupl
                 f"track {track.name!r}: no {name} stem ({expected}), needed for {reason}; "
                 f"add the file or change --targets"
             )
-    stem_names = [name for name in STEM_NAMES if name in needed]
-    mixture, *stems = load_matching([track.mixture_path] + [track.stem_paths[name] for name in stem_names], settings)
-    loaded = dict(zip(stem_names, stems))
+    return [name for name in STEM_NAMES if name in needed]
+
+
+def combine_sources(mixture: np.ndarray, stems: dict[str, np.ndarray], targets: list[str]) -> dict[str, np.ndarray]:
+    """{target: audio} from the mixture and the stems needed_stems() named (whole songs or excerpts alike)."""
     sources = {}
     for target in targets:
         if target != "accompaniment":
-            sources[target] = loaded[target]
-        elif all(name in loaded for name in accompaniment_stems):
-            sources[target] = sum(loaded[name] for name in accompaniment_stems)
+            sources[target] = stems[target]
+        elif all(name in stems for name in ACCOMPANIMENT_STEMS):
+            sources[target] = sum(stems[name] for name in ACCOMPANIMENT_STEMS)
         else:
-            sources[target] = mixture - loaded["vocals"]
-    return mixture, sources
+            sources[target] = mixture - stems["vocals"]
+    return sources
+
+
+def load_track(track: Track, targets: list[str], settings: STFTSettings) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Mixture (C, S) and {target: (C, S)} for the requested targets, at settings.sample_rate."""
+    stem_names = needed_stems(track, targets)
+    mixture, *stems = load_matching([track.mixture_path] + [track.stem_paths[name] for name in stem_names], settings)
+    return mixture, combine_sources(mixture, dict(zip(stem_names, stems)), targets)
+
+
+@dataclass(frozen=True)
+class IndexedTrack:
+    """A track known from its files' headers only: what streaming training needs to read excerpts of it."""
+
+    name: str
+    paths: dict[str, Path]  # "mixture" and the needed stems
+    sample_rate: int
+    channels: int
+    frames: int  # samples per channel, at sample_rate
+
+
+def read_header(path: Path):
+    """soundfile's header of `path` (samplerate, channels, frames); an unreadable file is a UserError naming it."""
+    try:
+        return sf.info(str(path))
+    except Exception as error:
+        raise UserError(f"{path}: cannot read this audio file ({type(error).__name__}); "
+                        "re-export it as wav or flac, or remove its track") from None
+
+
+def index_track(track: Track, targets: list[str]) -> IndexedTrack:
+    """Headers of the mixture and the stems `targets` need: same rate, channels and length, or a UserError
+    naming both files (nothing is trimmed or padded to make them fit)."""
+    paths = {"mixture": track.mixture_path} | {name: track.stem_paths[name] for name in needed_stems(track, targets)}
+    headers = {name: read_header(path) for name, path in paths.items()}
+    first = headers["mixture"]
+    for name, header in headers.items():
+        for what, value, expected in (("Hz", header.samplerate, first.samplerate),
+                                      ("channel(s)", header.channels, first.channels),
+                                      ("samples", header.frames, first.frames)):
+            if value != expected:
+                raise UserError(f"{paths['mixture']} has {expected} {what} but {paths[name]} has {value}; "
+                                "export all stems of a song with the same rate, channels and length")
+    if first.channels > 2:
+        raise UserError(f"{paths['mixture']}: has {first.channels} channels; use mono or stereo songs")
+    return IndexedTrack(track.name, paths, first.samplerate, first.channels, first.frames)
 
 
 def drop_track_stems(files: list[Path]) -> list[Path]:

@@ -38,9 +38,10 @@ from vocal_separation_sanity_check.model import (DEFAULT_BASE_CHANNELS, DEFAULT_
                                                  SpectrogramUNet)
 from vocal_separation_sanity_check.separator import Separator, read_training_checkpoint, save_separator
 from vocal_separation_sanity_check.tracks import TARGET_NAMES
-from vocal_separation_sanity_check.training import (RemixDataset, check_memory, check_patch_fits, ema_with_warmup,
-                                                    input_statistics, learning_rate, load_songs, source_spectrograms,
-                                                    speed_shifts, validate)
+from vocal_separation_sanity_check.training import (RemixDataset, build_training_data, default_workers, drop_short_tracks,
+                                                    ema_with_warmup, input_statistics, learning_rate,
+                                                    mixture_spectrograms, model_inputs, plan_training_data,
+                                                    speed_shifts, validate, worker_error_message)
 
 DEFAULT_CHECKPOINT_DIR = "checkpoints/separator"  # a folder of its own: never mixed with the image tutorial's
 
@@ -50,11 +51,14 @@ def check_args(args: argparse.Namespace) -> None:
                                  ("--patch-frames", args.patch_frames, 16), ("--samples-per-epoch", args.samples_per_epoch, 1),
                                  ("--base-channels", args.base_channels, 1), ("--max-bin", args.max_bin, 16),
                                  ("--full-resolution-bins", args.full_resolution_bins, 1),
-                                 ("--workers", args.workers, 0), ("--speed-semitones", args.speed_semitones, 0)]:
+                                 ("--workers", 0 if args.workers is None else args.workers, 0),
+                                 ("--speed-semitones", args.speed_semitones, 0), ("--valid-tracks", args.valid_tracks, 1)]:
         if value < minimum:
             raise UserError(f"{flag} {value}: must be at least {minimum}")
     if not 0 <= args.ema < 1:
         raise UserError(f"--ema {args.ema}: must be in [0, 1), e.g. 0.998; 0 turns it off")
+    if not args.valid_seconds >= 1:
+        raise UserError(f"--valid-seconds {args.valid_seconds}: must be at least 1 (SDR is scored on 1 s frames)")
     if not args.learning_rate > 0:
         raise UserError(f"--learning-rate {args.learning_rate}: must be positive, e.g. 1e-3")
     if args.max_minutes is not None and not args.max_minutes > 0:
@@ -103,12 +107,21 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "fp32 on other CPUs; --no-amp for fp32 everywhere")
     parser.add_argument("--device", "-d", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
     parser.add_argument("--seed", type=int, default=0, help="Random seed")
-    parser.add_argument("--workers", "-w", type=int, default=0, help="DataLoader worker processes")
+    parser.add_argument("--workers", "-w", type=int, default=None,
+                        help="DataLoader worker processes that read and remix examples (default: 0 for data in RAM; "
+                             "for streamed data 1 on a CPU, 8 on a GPU)")
+    parser.add_argument("--data", choices=["auto", "memory", "stream"], default="auto",
+                        help="Training data: spectrograms in RAM (small sets), streamed from disk, or auto (RAM when "
+                             "they fit in 2 GB and a quarter of the RAM)")
+    parser.add_argument("--valid-seconds", type=float, default=10.0,
+                        help="Length of each validation excerpt (the held-out end of a song may be shorter)")
+    parser.add_argument("--valid-tracks", type=int, default=14,
+                        help="Validation excerpts per epoch at most, one per track (MUSDB18 has 14 validation tracks)")
     parser.add_argument("--wandb", action="store_true", help="Log to Weights & Biases (offline without an API key)")
     return parser.parse_args(argv)
 
 
-def build_model(args: argparse.Namespace, resume: dict | None, max_bin: int, train_songs) -> SpectrogramUNet:
+def build_model(args: argparse.Namespace, resume: dict | None, max_bin: int, data) -> SpectrogramUNet:
     """A new model from the flags, normalized on the training mixtures, or the --resume run's raw weights."""
     if resume is not None:
         if resume["targets"] != args.targets:
@@ -120,7 +133,7 @@ def build_model(args: argparse.Namespace, resume: dict | None, max_bin: int, tra
     model = SpectrogramUNet(len(args.targets), max_bin=max_bin, base_channels=args.base_channels,
                             frequency_channel=args.frequency_channel, coherence_channel=args.coherence_channel,
                             full_resolution_bins=args.full_resolution_bins, frequency_mixing=args.frequency_mixing)
-    model.set_input_statistics(*input_statistics(model, train_songs, DEFAULT_STFT))
+    model.set_input_statistics(*input_statistics(model, mixture_spectrograms(data)))
     return model
 
 
@@ -142,29 +155,30 @@ def main(argv: list[str] | None = None) -> None:
     resume = read_training_checkpoint(args.resume) if args.resume else None
     checkpoint_dir = prepare_checkpoint_dir_once(args.checkpoint_dir, args.resume, args.overwrite)
 
-    # 2. Songs: ROOT/train (or ROOT) for training; ROOT/valid, or the last 15% of each training song, to validate
+    # 2. Songs, indexed from their headers: ROOT/train (or ROOT) to train on; validation excerpts from ROOT/valid,
+    #    MUSDB18's validation tracks, or the last 15% of each training song
     settings = DEFAULT_STFT
-    train_songs, valid_songs = load_songs(Path(args.root), args.targets, settings)
+    plan = plan_training_data(Path(args.root), args.targets, settings, args.valid_seconds, args.valid_tracks)
     shifts = speed_shifts(args.speed_semitones)
-    check_patch_fits(train_songs, args.patch_frames, shifts, settings)
-    logging.info(f"{len(train_songs)} training songs, {len(valid_songs)} validation songs, targets {' '.join(args.targets)}")
+    plan.train = drop_short_tracks(plan.train, args.patch_frames, shifts, plan.usable_fraction, settings)
+    logging.info(f"{len(plan.train)} training songs, {len(plan.validation)} validation excerpts from "
+                 f"{plan.validation_source}, targets {' '.join(args.targets)}")
 
-    # 3. Source spectrograms in RAM
+    # 3. Training examples: spectrograms in RAM for small sets, audio streamed from disk for large ones
     max_bin = min(args.max_bin, settings.n_bins)
-    check_memory(train_songs, len(args.targets) + 1, settings, max_bin, shifts, args.root)
-    spectrograms = source_spectrograms(train_songs, args.targets, settings, max_bin, shifts)
-    megabytes = sum(s.nbytes for song in spectrograms for s in song.values()) / 2**20
-    logging.info(f"Spectrograms of {len(args.targets) + 1} sources x {len(train_songs)} songs x {len(shifts)} speeds: "
-                 f"{megabytes:.0f} MB in RAM")
-    dataset = RemixDataset(spectrograms, args.targets, args.patch_frames, args.samples_per_epoch // world_size,
-                           seed=args.seed * 1000 + rank)
-    loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=False, num_workers=args.workers, drop_last=True)
+    data = build_training_data(plan, args.targets, settings, max_bin, shifts, args.data)
+    workers = args.workers if args.workers is not None else default_workers(data.kind, device)
+    stft_in_workers = data.kind == "stream" and device.type == "cpu" and workers > 0
+    dataset = RemixDataset(data, args.targets, args.patch_frames, args.samples_per_epoch // world_size,
+                           seed=args.seed * 1000 + rank, spectrograms_of=(settings, max_bin) if stft_in_workers else None)
+    loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=False, num_workers=workers, drop_last=True,
+                        pin_memory=device.type == "cuda", persistent_workers=workers > 0)
     if len(loader) == 0:
         raise UserError(f"--samples-per-epoch {args.samples_per_epoch}: fewer than one batch per process; "
                         f"use at least {args.batch_size * world_size}")
 
     # 4. Model (new and normalized on the training mixtures, or from --resume), optimizer, loss scaling
-    model = build_model(args, resume, max_bin, train_songs)
+    model = build_model(args, resume, max_bin, data)
     # On the device before the optimizer exists: Adam's restored state must live where the weights live.
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
@@ -203,22 +217,29 @@ def main(argv: list[str] | None = None) -> None:
 
     # 5. Train: random remixed patches, L1 between masked mixture and target magnitudes
     # Until the first validation is timed, guess it runs at 10x real time.
-    validation_seconds = sum(mixture.shape[1] for _, mixture, _ in valid_songs) / settings.sample_rate / 10
+    validation_seconds = sum(mixture.shape[1] for _, mixture, _ in plan.validation) / settings.sample_rate / 10
     out_of_time = False
     finished_epoch = start_epoch
+    first_step_seconds, steps, training_seconds, waiting_seconds = None, 0, 0.0, 0.0  # for the speed line at the end
     try:
         for epoch in range(start_epoch + 1, args.epochs + 1):
             dataset.epoch = epoch
             model.train()
             losses = []
+            epoch_start = waiting_since = time.time()
             with tqdm(loader, desc=f"Epoch {epoch}/{args.epochs}", unit="batch", disable=not is_main, leave=False) as bar:
-                for step, (mixture, mid_magnitude, target) in enumerate(bar):
+                for step, batch in enumerate(bar):
                     step_start = time.time()
+                    waiting_seconds += step_start - waiting_since  # the model idle, waiting for this batch
                     # Progress is through the epochs, or through --max-minutes if that runs out first.
                     progress = max((epoch - 1 + step / len(loader)) / args.epochs, (step_start - start_time) / budget)
                     for group in optimizer.param_groups:
                         group["lr"] = learning_rate(args.learning_rate, progress)
-                    mixture, mid_magnitude, target = mixture.to(device), mid_magnitude.to(device), target.to(device)
+                    mixture, mid_magnitude, target = model_inputs(batch.to(device, non_blocking=True), len(args.targets),
+                                                                  settings, max_bin)
+                    if first_step_seconds is None:
+                        first_step_seconds = time.time() - start_time
+                        logging.info(f"First training step after {first_step_seconds:.1f} s")
                     with autocast(device, args.amp):
                         masks = ddp_model(mixture, mid_magnitude)
                     loss = F.l1_loss(masks * mixture[:, None], target)
@@ -233,15 +254,18 @@ def main(argv: list[str] | None = None) -> None:
                     # Stop early enough to validate and save within the budget; all processes stop together.
                     step_seconds = time.time() - step_start
                     over = time.time() - start_time + step_seconds + 1.2 * validation_seconds + 1 > budget
+                    waiting_since = time.time()
                     if all_reduce_mean(float(over), device) > 0:
                         out_of_time = True
                         break
+            steps += len(losses)
+            training_seconds += time.time() - epoch_start
             epoch_loss = all_reduce_mean(float(np.mean(losses)), device)
 
             # 6. Validate, log, save (the main process only)
             if is_main:
                 validation_start = time.time()
-                scores = validate(separator, valid_songs)
+                scores = validate(separator, plan.validation)
                 validation_seconds = time.time() - validation_start
                 mean_sdr = float(np.mean(list(scores.values())))
                 is_best = mean_sdr > best_sdr
@@ -263,6 +287,9 @@ def main(argv: list[str] | None = None) -> None:
             validation_seconds = all_reduce_mean(validation_seconds if is_main else 0.0, device) * world_size
             if out_of_time:
                 break
+    except UserError as error:  # a file that fails to read mid-training, perhaps in a DataLoader worker
+        cleanup_distributed()
+        raise UserError(worker_error_message(error)) from None
     except KeyboardInterrupt:
         # Ctrl-C: keep what was learned so far; --resume then continues after the last finished epoch.
         if is_main:
@@ -279,6 +306,9 @@ def main(argv: list[str] | None = None) -> None:
     # 7. Done
     if is_main:
         minutes = (time.time() - start_time) / 60
+        logging.info(f"{steps} training steps in {training_seconds:.0f} s: {steps / max(training_seconds, 1e-9):.2f} "
+                     f"steps/s, {100 * waiting_seconds / max(training_seconds, 1e-9):.0f}% of the time waiting for data "
+                     "(validation excluded)")
         logging.info(f"Training done in {minutes:.1f} min; best validation SDR{' (mean over targets)' if len(args.targets) > 1 else ''} {best_sdr:.2f} dB -> {checkpoint_dir / 'best.pth'}")
     finish_distributed()
 

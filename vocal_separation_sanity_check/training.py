@@ -6,44 +6,142 @@ random gain and random left/right swap (Open-Unmix, Spleeter), so 6 songs give e
 The complex STFT of every source, at every speed, is computed once and kept in RAM: the STFT is linear, so adding
 scaled source spectrograms is exactly the spectrogram of the remixed audio.
 """
+import logging
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import librosa
 import numpy as np
+import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
 from utils.errors import UserError
-from vocal_separation_sanity_check.audio import STFTSettings, stft
+from vocal_separation_sanity_check.audio import STFTSettings, stft, stft_tensor
 from vocal_separation_sanity_check.metrics import sdr
 from vocal_separation_sanity_check.model import SpectrogramUNet
 from vocal_separation_sanity_check.separator import Separator
-from vocal_separation_sanity_check.tracks import Track, find_tracks, load_track
+from vocal_separation_sanity_check.tracks import (MUSDB_VALIDATION_TRACKS, IndexedTrack, combine_sources, find_tracks,
+                                                  index_track)
 
 VALIDATION_FRACTION = 0.15  # the end of each training song, never trained on, when ROOT has no valid/ split
 REST = "rest"  # everything in the mixture that is not a target: it is remixed like the other sources
 GAIN_RANGE = (0.25, 1.25)  # random gain per source, as in Open-Unmix
+# --data auto keeps the training spectrograms in RAM up to this size (a quarter of the RAM if less): the 6 demo
+# songs take 0.5 GB; MUSDB18-HQ's 86 training tracks would take about 60 GB and are streamed from disk.
+CACHE_BUDGET_BYTES = 2 * 2**30
+RESAMPLE_MARGIN = 256  # file samples read beyond an excerpt on each side, for the resampling filter
+INPUT_STATISTICS_EXCERPTS = 64  # streamed excerpts the input normalization is measured on
+STATISTICS_PATCH_FRAMES = 256  # frames per such excerpt (6 s)
 
 
-def as_stereo(audio: np.ndarray, track: Track) -> np.ndarray:
-    if audio.shape[0] == 1:
-        return np.repeat(audio, 2, axis=0)
-    if audio.shape[0] != 2:
-        raise UserError(f"{track.mixture_path}: has {audio.shape[0]} channels; use mono or stereo songs")
-    return audio
+@dataclass
+class TrainingData:
+    """What train_separator.py trains and validates on, decided from the files' headers alone."""
+
+    train: list[IndexedTrack]
+    usable_fraction: float  # of each training track; the rest is its held-out validation end
+    validation: list[tuple[str, np.ndarray, dict[str, np.ndarray]]]  # fixed excerpts: (name, mixture, sources)
+    validation_source: str  # for the log: where the validation excerpts come from
 
 
-def load_songs(root: Path, targets: list[str], settings: STFTSettings) -> tuple[list, list]:
-    """(training songs, validation songs): ROOT/train (or ROOT) to train on; ROOT/valid to validate on, or
-    without it the last VALIDATION_FRACTION of each training song, never trained on."""
-    train_tracks = find_tracks(root, "train" if (root / "train").is_dir() else None)
+def index_split(root: Path, split: str | None, targets: list[str]) -> list[IndexedTrack]:
+    """Every track of ROOT/<split> from its files' headers (no audio is read)."""
+    return [index_track(track, targets) for track in find_tracks(root, split)]
+
+
+def plan_training_data(root: Path, targets: list[str], settings: STFTSettings, valid_seconds: float,
+                       valid_tracks: int) -> TrainingData:
+    """Index the tracks and choose the validation excerpts: ROOT/valid when it exists; else MUSDB18's official
+    validation tracks when they are in ROOT/train; else the last VALIDATION_FRACTION of every training song.
+    At most `valid_tracks` excerpts of at most `valid_seconds` each, so validation costs the same whatever the
+    size of the set."""
+    train = index_split(root, "train" if (root / "train").is_dir() else None, targets)
     if (root / "valid").is_dir():
-        return (load_split(train_tracks, targets, settings, slice(None, None)),
-                load_split(find_tracks(root, "valid"), targets, settings, slice(None, None)))
-    return (load_split(train_tracks, targets, settings, slice(None, 1 - VALIDATION_FRACTION)),
-            load_split(train_tracks, targets, settings, slice(1 - VALIDATION_FRACTION, None)))
+        valid, usable, source = index_split(root, "valid", targets), 1.0, f"{root / 'valid'}"
+        starts = [0.5] * len(valid)  # the middle of each song: past the intro
+    elif official := [track for track in train if track.name in MUSDB_VALIDATION_TRACKS]:
+        train = [track for track in train if track.name not in MUSDB_VALIDATION_TRACKS]
+        valid, usable, source = official, 1.0, f"the MUSDB18 validation split ({len(official)} tracks)"
+        starts = [0.5] * len(valid)
+    else:
+        valid, usable, source = train, 1 - VALIDATION_FRACTION, "the held-out end of each training song"
+        starts = [1 - VALIDATION_FRACTION] * len(valid)
+    if not train:
+        raise UserError(f"--root {root}: every track is a validation track; add training tracks to {root / 'train'}")
+    chosen = np.linspace(0, len(valid) - 1, min(valid_tracks, len(valid))).round().astype(int)
+    excerpts = [validation_excerpt(valid[i], targets, settings, starts[i], valid_seconds) for i in sorted(set(chosen))]
+    return TrainingData(train, usable, excerpts, source)
+
+
+def validation_excerpt(track: IndexedTrack, targets: list[str], settings: STFTSettings, start_fraction: float,
+                       seconds: float) -> tuple[str, np.ndarray, dict[str, np.ndarray]]:
+    """Up to `seconds` of the track from start_fraction of its length on (centred in what is left when the
+    song is shorter), at the model's rate."""
+    song = int(track.frames * settings.sample_rate / track.sample_rate)  # output samples
+    begin = int(song * start_fraction)
+    length = min(int(seconds * settings.sample_rate), song - begin)
+    if start_fraction == 0.5:  # an excerpt around the middle of the song
+        begin = max(0, (song - length) // 2)
+    mixture, sources = read_track_excerpt(track, targets, settings, begin, length, track.frames)
+    return track.name, mixture, sources
+
+
+def drop_short_tracks(tracks: list[IndexedTrack], patch_frames: int, shifts: list[float], usable_fraction: float,
+                      settings: STFTSettings) -> list[IndexedTrack]:
+    """Tracks long enough for a patch at every speed; the others are skipped with a warning naming them."""
+    fastest = 2 ** (max(shifts) / 12)
+    def frames(track: IndexedTrack) -> int:
+        return int(track.frames * usable_fraction * settings.sample_rate / track.sample_rate / fastest
+                   / settings.hop_length)
+    kept = [track for track in tracks if frames(track) > patch_frames]
+    for track in tracks:
+        if frames(track) <= patch_frames:
+            logging.warning(f"{track.paths['mixture']}: skipped, too short for --patch-frames {patch_frames} "
+                            f"({frames(track)} frames at the fastest speed)")
+    if not kept:
+        longest = max(frames(track) for track in tracks)
+        raise UserError(f"--patch-frames {patch_frames}: the longest training song has only {longest} frames; "
+                        f"use --patch-frames {longest - 1} or less, or longer songs")
+    return kept
+
+
+def cache_bytes(tracks: list[IndexedTrack], n_sources: int, settings: STFTSettings, max_bin: int,
+                shifts: list[float], usable_fraction: float) -> float:
+    """RAM the SpectrogramCache would take: complex64 (2, max_bin, frames) per source, song and speed."""
+    seconds = sum(track.frames / track.sample_rate for track in tracks) * usable_fraction
+    frames = seconds * settings.sample_rate / settings.hop_length
+    return frames * sum(2 ** (-semitones / 12) for semitones in shifts) * 2 * max_bin * 8 * n_sources
+
+
+def memory_budget() -> float:
+    """Bytes the in-memory cache may take: CACHE_BUDGET_BYTES, or a quarter of the RAM if that is less."""
+    available = physical_memory()
+    return CACHE_BUDGET_BYTES if available is None else min(CACHE_BUDGET_BYTES, available / 4)
+
+
+def build_training_data(data: TrainingData, targets: list[str], settings: STFTSettings, max_bin: int,
+                        shifts: list[float], choice: str) -> "SpectrogramCache | AudioExcerpts":
+    """The in-memory cache for small sets (--data auto chooses it under memory_budget()), else streaming."""
+    needed = cache_bytes(data.train, len(targets) + 1, settings, max_bin, shifts, data.usable_fraction)
+    budget = memory_budget()
+    if choice == "memory" or (choice == "auto" and needed <= budget):
+        logging.info(f"Training data: spectrograms in RAM ({needed / 2**20:.0f} MB; --data auto keeps them there "
+                     f"up to {budget / 2**30:.1f} GB)")
+        songs = [(track.name, *read_track_excerpt(track, targets, settings, 0, usable_samples(track, data, settings),
+                                                  track.frames)) for track in data.train]
+        return SpectrogramCache(source_spectrograms(songs, targets, settings, max_bin, shifts), shifts)
+    why = "--data stream" if choice == "stream" else f"over the {budget / 2**30:.1f} GB budget of --data auto"
+    logging.info(f"Training data: streamed from disk ({len(data.train)} tracks; in RAM their spectrograms would take "
+                 f"{needed / 2**30:.1f} GB: {why})")
+    return AudioExcerpts(data.train, targets, settings, shifts, data.usable_fraction)
+
+
+def usable_samples(track: IndexedTrack, data: TrainingData, settings: STFTSettings) -> int:
+    """Length at the model's rate of the part of a training track that is trained on."""
+    return int(int(track.frames * data.usable_fraction) * settings.sample_rate / track.sample_rate)
 
 
 def speed_shifts(max_semitones: int) -> list[float]:
@@ -51,34 +149,130 @@ def speed_shifts(max_semitones: int) -> list[float]:
     return sorted({0.0} | {sign * step for step in range(1, max_semitones + 1) for sign in (-1.0, 1.0)})
 
 
-def check_patch_fits(songs, patch_frames: int, shifts: list[float], settings: STFTSettings) -> None:
-    """Played faster, a song gets shorter: a patch must fit in the shortest version of the shortest song."""
-    shortest = int(min(mixture.shape[1] for _, mixture, _ in songs) / 2 ** (max(shifts) / 12) / settings.hop_length)
-    if shortest <= patch_frames:
-        raise UserError(f"--patch-frames {patch_frames}: the shortest training song has only {shortest} frames; "
-                        f"use --patch-frames {shortest - 1} or less, or longer songs")
+def read_excerpt(path: Path, start: int, length: int, stop: int) -> np.ndarray:
+    """Samples [start, start + length) of `path` as float32 (channels, length), zeros outside [0, stop).
+
+    Only those samples are read (soundfile seeks): memory does not depend on the song's length. A file that
+    cannot be read is a UserError naming it, also inside a DataLoader worker."""
+    first, last = max(start, 0), min(start + length, stop)
+    excerpt = None
+    try:
+        with sf.SoundFile(str(path)) as file:
+            excerpt = np.zeros((file.channels, length), dtype=np.float32)
+            if last > first:
+                file.seek(first)
+                block = file.read(last - first, dtype="float32", always_2d=True).T
+                excerpt[:, first - start: first - start + block.shape[1]] = block
+    except Exception as error:
+        raise UserError(f"{path}: cannot read samples {first}-{last} ({type(error).__name__}: "
+                        f"{' '.join(str(error).split())[:120]}); re-export the file or remove its track") from None
+    if not np.all(np.isfinite(excerpt)):
+        raise UserError(f"{path}: contains NaN or Inf samples; re-export the file from your audio editor")
+    return excerpt
 
 
-def load_split(tracks: list[Track], targets: list[str], settings: STFTSettings,
-               keep: slice) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
-    """(name, mixture, {target: audio}) per track, stereo, cut to `keep` as a fraction of each song."""
-    songs = []
-    for track in tracks:
-        mixture, sources = load_track(track, targets, settings)
-        length = mixture.shape[1]
-        start = int(length * keep.start) if keep.start else 0
-        stop = int(length * keep.stop) if keep.stop is not None else length
-        songs.append((track.name, as_stereo(mixture[:, start:stop], track),
-                      {name: as_stereo(audio[:, start:stop], track) for name, audio in sources.items()}))
-    return songs
+def read_track_excerpt(track: IndexedTrack, targets: list[str], settings: STFTSettings, start: int, length: int,
+                       usable: int, semitones: float = 0.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Stereo mixture (2, length) and {target: (2, length)} of `track` played `semitones` faster, at the model's
+    rate, from output sample `start`; the file's samples from `usable` on count as silence (held out)."""
+    # File samples per output sample: the speed change and the file's own rate in one resampling.
+    ratio = 2 ** (semitones / 12) * track.sample_rate / settings.sample_rate
+    margin = 0 if ratio == 1 else RESAMPLE_MARGIN
+    file_start = int(np.floor(start * ratio)) - margin
+    file_length = int(np.ceil(length * ratio)) + 2 * margin
+    audio = {name: read_excerpt(path, file_start, file_length, usable) for name, path in track.paths.items()}
+    if ratio != 1:
+        audio = {name: resample_excerpt(signal, ratio, margin, length) for name, signal in audio.items()}
+    audio = {name: np.repeat(signal, 2, axis=0) if signal.shape[0] == 1 else signal for name, signal in audio.items()}
+    mixture = audio.pop("mixture")
+    return mixture, combine_sources(mixture, audio, targets)
+
+
+def resample_excerpt(audio: np.ndarray, ratio: float, margin: int, length: int) -> np.ndarray:
+    """Resample by 1 / ratio (soxr, as change_speed), drop the margin read for the filter, keep `length`."""
+    resampled = librosa.resample(audio, orig_sr=ratio, target_sr=1.0, res_type="soxr_hq")
+    skip = int(round(margin / ratio))
+    out = resampled[:, skip: skip + length]
+    return np.pad(out, ((0, 0), (0, length - out.shape[1]))).astype(np.float32)
+
+
+class SpectrogramCache:
+    """Training data in RAM: the complex STFT (2, max_bin, frames) of every source of every song at every speed,
+    computed once. For small sets (the demo songs): a step then only slices and adds."""
+
+    kind = "memory"
+
+    def __init__(self, spectrograms: list[dict[str, np.ndarray]], shifts: list[float]):
+        self.spectrograms = spectrograms  # one dict per song and speed, speeds in the order of `shifts`
+        self.shifts = shifts
+
+    def __len__(self) -> int:
+        return len(self.spectrograms)
+
+    def frames(self, song: int) -> int:
+        return self.spectrograms[song][REST].shape[-1]
+
+    def originals(self) -> list[dict[str, np.ndarray]]:
+        """Every song at its own speed."""
+        return [song for index, song in enumerate(self.spectrograms) if self.shifts[index % len(self.shifts)] == 0]
+
+    def patch(self, song: int, start: int, patch_frames: int) -> dict[str, np.ndarray]:
+        """{source: complex (2, max_bin, patch_frames)}: frames [start, start + patch_frames) of the song."""
+        return {name: spectrogram[:, :, start: start + patch_frames]
+                for name, spectrogram in self.spectrograms[song].items()}
+
+
+class AudioExcerpts:
+    """Training data streamed from disk: each patch reads just the audio it needs (soundfile seek + read), so
+    memory does not grow with the number or length of songs. The STFT is left to the training step, on its
+    device; each excerpt carries n_fft / 2 samples of context on both sides, so its frames equal the frames
+    the whole song's STFT has there."""
+
+    kind = "stream"
+
+    def __init__(self, tracks: list[IndexedTrack], targets: list[str], settings: STFTSettings, shifts: list[float],
+                 usable_fraction: float = 1.0):
+        self.tracks = tracks
+        self.targets = targets
+        self.settings = settings
+        self.shifts = shifts
+        self.usable = [int(track.frames * usable_fraction) for track in tracks]
+
+    def __len__(self) -> int:
+        return len(self.tracks) * len(self.shifts)  # every speed of a song counts as one more song
+
+    def frames(self, song: int) -> int:
+        """STFT frames of the song's usable part at its speed, as the in-memory cache would hold them."""
+        track, semitones = self.tracks[song // len(self.shifts)], self.shifts[song % len(self.shifts)]
+        ratio = 2 ** (semitones / 12) * track.sample_rate / self.settings.sample_rate
+        return 1 + int(np.ceil(self.usable[song // len(self.shifts)] / ratio)) // self.settings.hop_length
+
+    def patch(self, song: int, start: int, patch_frames: int) -> dict[str, np.ndarray]:
+        """{source: float32 audio (2, n_fft + (patch_frames - 1) * hop)} whose STFT (center=False) is frames
+        [start, start + patch_frames) of the song."""
+        index, settings = song // len(self.shifts), self.settings
+        length = settings.n_fft + (patch_frames - 1) * settings.hop_length
+        mixture, sources = read_track_excerpt(self.tracks[index], self.targets, settings,
+                                              start * settings.hop_length - settings.n_fft // 2, length,
+                                              self.usable[index], self.shifts[song % len(self.shifts)])
+        return {**{name: sources[name] for name in self.targets}, REST: mixture - sum(sources.values())}
 
 
 class RemixDataset(Dataset):
-    """Random patches of random remixes: the same item index and epoch always give the same patch."""
+    """Random patches of random remixes: the same item index and epoch always give the same patch.
 
-    def __init__(self, spectrograms: list[dict[str, np.ndarray]], targets: list[str], patch_frames: int,
-                 length: int, seed: int, remix_probability: float = 1.0):
-        self.spectrograms = spectrograms  # per song {source: complex (2, max_bin, frames)}
+    Each item is one tensor (sources, 2, ...) of the targets and the rest, each with its own gain and left/right
+    swap: complex spectrogram patches from a SpectrogramCache, or audio excerpts from AudioExcerpts (the training
+    step turns them into spectrograms on its device, model_inputs()). Both draw the same songs and positions for a
+    seed, so the two paths train on the same examples."""
+
+    def __init__(self, data: "SpectrogramCache | AudioExcerpts", targets: list[str], patch_frames: int,
+                 length: int, seed: int, remix_probability: float = 1.0,
+                 spectrograms_of: tuple[STFTSettings, int] | None = None):
+        self.data = data
+        # (settings, max_bin): return audio excerpts as their spectrograms. For a CPU, whose DataLoader workers
+        # run beside the training step: the STFT is then done in parallel, still on the device that trains.
+        self.spectrograms_of = spectrograms_of
         self.targets = targets
         self.sources = targets + [REST]
         self.patch_frames = patch_frames
@@ -90,29 +284,40 @@ class RemixDataset(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """-> mixture magnitude (2, bins, frames), its mid magnitude (bins, frames), targets (n, 2, bins, frames)."""
+    def __getitem__(self, index: int) -> torch.Tensor:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         # A remix draws each source from its own song and time; otherwise all come from one song (a real mix).
         # Remixing always is the default: it scored higher than half the time (docs/separator-experiments.md).
         remix = rng.random() < self.remix_probability
-        song, start = self.random_position(rng)
-        patches = {}
+        position = self.random_position(rng)
+        patches, read = [], {}
         for source in self.sources:
             if remix:
-                song, start = self.random_position(rng)
-            patch = self.spectrograms[song][source][:, :, start: start + self.patch_frames]
-            patch = patch * np.float32(rng.uniform(*GAIN_RANGE))
-            patches[source] = patch[::-1] if rng.random() < 0.5 else patch  # swap left and right
-        mixture = sum(patches.values())
-        target = np.stack([np.abs(patches[name]) for name in self.targets])
-        return (torch.from_numpy(np.abs(mixture)), torch.from_numpy(SpectrogramUNet.mid_magnitude(mixture)),
-                torch.from_numpy(target))
+                position = self.random_position(rng)
+            if position not in read:  # one read per song and time, whichever sources come from it
+                read[position] = self.data.patch(*position, self.patch_frames)
+            patch = read[position][source] * np.float32(rng.uniform(*GAIN_RANGE))
+            patches.append(patch[::-1] if rng.random() < 0.5 else patch)  # swap left and right
+        item = torch.from_numpy(np.ascontiguousarray(np.stack(patches)))
+        if self.spectrograms_of is not None and not item.is_complex():
+            settings, max_bin = self.spectrograms_of
+            item = stft_tensor(item, settings, center=False)[..., :max_bin, :]
+        return item
 
     def random_position(self, rng: np.random.Generator) -> tuple[int, int]:
-        song = int(rng.integers(len(self.spectrograms)))
-        frames = self.spectrograms[song][REST].shape[-1]
-        return song, int(rng.integers(frames - self.patch_frames + 1))
+        song = int(rng.integers(len(self.data)))
+        return song, int(rng.integers(self.data.frames(song) - self.patch_frames + 1))
+
+
+def model_inputs(batch: torch.Tensor, n_targets: int, settings: STFTSettings,
+                 max_bin: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A RemixDataset batch (batch, sources, 2, ...) on the training device -> mixture magnitude (batch, 2, bins,
+    frames), its mid magnitude (batch, bins, frames) and the target magnitudes (batch, targets, 2, bins, frames).
+    Audio excerpts get their STFT here, on the device: on a GPU, everything after reading the audio runs there."""
+    if not batch.is_complex():
+        batch = stft_tensor(batch, settings, center=False)[..., :max_bin, :]
+    mixture = batch.sum(dim=1)
+    return mixture.abs(), SpectrogramUNet.mid_magnitude(mixture.transpose(0, 1)), batch[:, :n_targets].abs()
 
 
 def change_speed(audio: np.ndarray, semitones: float, sample_rate: int) -> np.ndarray:
@@ -146,20 +351,27 @@ def physical_memory() -> int | None:
         return None
 
 
-def check_memory(songs, n_sources: int, settings: STFTSettings, max_bin: int, shifts: list[float], root: str) -> None:
-    """Refuse to start what would run out of RAM: complex64 (2, max_bin, frames) per source, song and speed."""
-    frames = sum(mixture.shape[1] for _, mixture, _ in songs) / settings.hop_length
-    needed = frames * sum(2 ** (-semitones / 12) for semitones in shifts) * 2 * max_bin * 8 * n_sources
-    available = physical_memory()
-    if available is not None and needed > 0.5 * available:
-        raise UserError(f"--root {root}: the training spectrograms would take {needed / 2**30:.1f} GB of RAM at "
-                        f"{len(shifts)} speeds, more than half of this machine's {available / 2**30:.0f} GB; "
-                        "use --speed-semitones 0, fewer songs or a smaller --max-bin")
+def mixture_spectrograms(data: "SpectrogramCache | AudioExcerpts") -> list[torch.Tensor]:
+    """Complex mixture spectrograms (2, bins, frames) at the original speed, to normalize the model's input on:
+    every song of the in-memory cache; INPUT_STATISTICS_EXCERPTS evenly spread excerpts of the streamed tracks."""
+    if isinstance(data, SpectrogramCache):
+        return [torch.from_numpy(sum(song.values())) for song in data.originals()]
+    songs = [song for song in range(len(data)) if data.shifts[song % len(data.shifts)] == 0]
+    picks = np.linspace(0, len(songs) - 1, min(INPUT_STATISTICS_EXCERPTS, len(songs) * 4)).round().astype(int)
+    spectrograms = []
+    for number, pick in enumerate(picks):
+        song = songs[pick]
+        frames = data.frames(song)
+        patch_frames = min(STATISTICS_PATCH_FRAMES, frames)
+        start = (frames - patch_frames) * (number % 4) // 3  # four positions through each song
+        audio = sum(data.patch(song, start, patch_frames).values())
+        spectrograms.append(stft_tensor(torch.from_numpy(audio), data.settings, center=False))
+    return spectrograms
 
 
-def input_statistics(model: SpectrogramUNet, songs, settings: STFTSettings) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-row mean and standard deviation of the model's compressed input over the training mixtures."""
-    rows = [model.input_rows(torch.from_numpy(np.abs(stft(mixture, settings)))) for _, mixture, _ in songs]
+def input_statistics(model: SpectrogramUNet, spectrograms: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row mean and standard deviation of the model's compressed input over mixture spectrograms."""
+    rows = [model.input_rows(spectrogram.abs()) for spectrogram in spectrograms]
     compressed = torch.cat([song_rows.transpose(0, 1).flatten(1) for song_rows in rows], dim=1)  # (rows, values)
     return compressed.mean(dim=1), compressed.std(dim=1, correction=0)
 
@@ -196,3 +408,21 @@ def ema_with_warmup(decay: float):
 def learning_rate(base: float, progress: float) -> float:
     """Cosine decay from the base rate to 5% of it as progress goes 0 -> 1: big steps first, fine ones last."""
     return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def default_workers(data_kind: str, device: torch.device) -> int:
+    """DataLoader workers when --workers is not given. Data in RAM: none (slicing a cached spectrogram costs less
+    than handing it between processes). Streamed data: reading and resampling overlap the step in a worker; on a
+    2-core CPU one worker leaves a core to the model, on a GPU machine more keep the GPU fed."""
+    if data_kind == "memory":
+        return 0
+    return min(8, max(1, (os.cpu_count() or 2) - 1)) if device.type == "cuda" else 1
+
+
+def worker_error_message(error: Exception) -> str:
+    """The one-line message of a UserError, also when a DataLoader worker raised it: the main process then gets
+    it wrapped in 'Caught UserError in DataLoader worker process N. Original Traceback ...'."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    prefix = "utils.errors.UserError: "
+    return last[len(prefix):] if last.startswith(prefix) else (lines[0] if len(lines) == 1 else last)

@@ -1,0 +1,170 @@
+"""training.py's data pipeline: tracks indexed from their headers, examples streamed from disk equal to the
+in-memory ones, memory that does not grow with the number of tracks, bounded validation, MUSDB18's validation
+split, bad files as one-line errors (also from a DataLoader worker)."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from torch.utils.data import DataLoader
+
+from audio_helpers import RATE, synthetic_stems, write_musdb_track
+from conftest import REPO_ROOT
+from utils.errors import UserError
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, stft_tensor
+from vocal_separation_sanity_check.tracks import MUSDB_VALIDATION_TRACKS, find_tracks, index_track
+from vocal_separation_sanity_check.training import (AudioExcerpts, RemixDataset, build_training_data,
+                                                    drop_short_tracks, plan_training_data, worker_error_message)
+
+TARGETS = ["vocals"]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("songs")
+    for seed in range(3):
+        write_musdb_track(root / "train" / f"song {seed}", synthetic_stems(4.0, seed))
+    return root
+
+
+def test_index_reads_rate_channels_and_length_from_the_headers(root):
+    track = index_track(find_tracks(root, "train")[0], ["vocals", "accompaniment"])
+    assert (track.sample_rate, track.channels, track.frames) == (RATE, 2, 4 * RATE)
+    assert sorted(track.paths) == ["bass", "drums", "mixture", "other", "vocals"]
+
+
+def test_a_stem_that_disagrees_with_its_mixture_names_both_files(tmp_path):
+    folder = write_musdb_track(tmp_path / "train" / "odd", synthetic_stems(2.0))
+    sf.write(folder / "vocals.wav", np.zeros((RATE, 2), np.float32), 48000)
+    with pytest.raises(UserError, match=r"mixture.wav has 44100 Hz but .*vocals.wav has 48000; export all stems"):
+        index_track(find_tracks(tmp_path, "train")[0], TARGETS)
+    (folder / "vocals.wav").write_bytes(b"RIFF not really a wav file")
+    with pytest.raises(UserError, match=r"vocals.wav: cannot read this audio file"):
+        index_track(find_tracks(tmp_path, "train")[0], TARGETS)
+
+
+def plans(root, shifts):
+    plan = plan_training_data(root, TARGETS, DEFAULT_STFT, valid_seconds=10, valid_tracks=14)
+    memory = build_training_data(plan, TARGETS, DEFAULT_STFT, 128, shifts, "memory")
+    stream = build_training_data(plan, TARGETS, DEFAULT_STFT, 128, shifts, "stream")
+    return plan, memory, stream
+
+
+def test_streamed_examples_equal_the_in_memory_ones_for_a_seed(root):
+    _, memory, stream = plans(root, [0.0])
+    assert memory.kind == "memory" and stream.kind == "stream"
+    assert [memory.frames(song) for song in range(len(memory))] == [stream.frames(song) for song in range(3)]
+    cached = RemixDataset(memory, TARGETS, patch_frames=32, length=6, seed=5)
+    streamed = RemixDataset(stream, TARGETS, patch_frames=32, length=6, seed=5)
+    for index in range(6):
+        expected = cached[index]  # (sources, 2, 128 bins, 32 frames), complex
+        audio = streamed[index]  # (sources, 2, samples)
+        assert audio.shape == (2, 2, DEFAULT_STFT.n_fft + 31 * DEFAULT_STFT.hop_length)
+        spectrogram = stft_tensor(audio, DEFAULT_STFT, center=False)[..., :128, :]
+        torch.testing.assert_close(spectrogram, expected, atol=2e-4 * expected.abs().max().item(), rtol=0)
+
+
+def test_streamed_speed_changes_give_the_same_spectra_as_the_cache_roughly(root):
+    """With speed changes the stream resamples excerpts, the cache whole songs: the same music, not the same
+    last bits (filter edges); the energy of each example agrees within a few percent."""
+    _, memory, stream = plans(root, [-2.0, 0.0, 2.0])
+    assert [memory.frames(song) for song in range(9)] == [stream.frames(song) for song in range(9)]
+    cached = RemixDataset(memory, TARGETS, patch_frames=32, length=8, seed=1)
+    streamed = RemixDataset(stream, TARGETS, patch_frames=32, length=8, seed=1,
+                            spectrograms_of=(DEFAULT_STFT, 128))
+    for index in range(8):
+        expected, got = cached[index], streamed[index]
+        assert got.shape == expected.shape and got.is_complex()
+        ratio = got.abs().square().sum() / expected.abs().square().sum()
+        assert 0.9 < ratio < 1.1, (index, ratio)
+
+
+def test_each_process_draws_its_own_examples(root):
+    _, _, stream = plans(root, [0.0])
+    first, second = (RemixDataset(stream, TARGETS, 32, 4, seed=seed) for seed in (0, 1))  # rank 0, rank 1
+    assert not torch.equal(first[0], second[0])
+    assert torch.equal(first[0], RemixDataset(stream, TARGETS, 32, 4, seed=0)[0])  # and repeatably
+
+
+def test_validation_is_a_bounded_set_of_excerpts(tmp_path):
+    for number in range(5):
+        write_musdb_track(tmp_path / "train" / f"song {number}", synthetic_stems(10.0, number))
+    plan = plan_training_data(tmp_path, TARGETS, DEFAULT_STFT, valid_seconds=1, valid_tracks=3)
+    assert len(plan.validation) == 3 and plan.usable_fraction == pytest.approx(0.85)
+    assert [name for name, _, _ in plan.validation] == ["song 0", "song 2", "song 4"]  # spread over the set
+    for name, mixture, sources in plan.validation:
+        whole = sf.read(tmp_path / "train" / name / "mixture.wav", dtype="float32")[0].T
+        start = int(0.85 * whole.shape[1])  # 1 s from the start of the held-out end (1.5 s long)
+        np.testing.assert_array_equal(mixture, whole[:, start: start + RATE])
+        assert sources["vocals"].shape == (2, RATE)
+
+
+def test_musdb_validation_tracks_in_train_are_used_to_validate(tmp_path):
+    names = list(MUSDB_VALIDATION_TRACKS[:2]) + ["A Training Song - One", "A Training Song - Two"]
+    for number, name in enumerate(names):
+        write_musdb_track(tmp_path / "train" / name, synthetic_stems(3.0, number))
+    plan = plan_training_data(tmp_path, TARGETS, DEFAULT_STFT, valid_seconds=2, valid_tracks=14)
+    assert sorted(track.name for track in plan.train) == names[2:] and plan.usable_fraction == 1.0
+    assert sorted(name for name, _, _ in plan.validation) == sorted(names[:2])
+    assert "MUSDB18 validation split" in plan.validation_source
+
+
+def test_short_tracks_are_skipped_with_a_warning_or_refused(root, caplog):
+    tracks = [index_track(track, TARGETS) for track in find_tracks(root, "train")]
+    short = index_track(find_tracks(write_musdb_track(root.parent / "short" / "train" / "tiny",
+                                                      synthetic_stems(1.0)).parent.parent, "train")[0], TARGETS)
+    kept = drop_short_tracks(tracks + [short], 64, [0.0], 0.85, DEFAULT_STFT)
+    assert [track.name for track in kept] == [track.name for track in tracks]
+    assert "tiny" in caplog.text and "skipped, too short for --patch-frames 64" in caplog.text
+    with pytest.raises(UserError, match=r"--patch-frames 64: the longest training song has only \d+ frames"):
+        drop_short_tracks([short], 64, [0.0], 0.85, DEFAULT_STFT)
+
+
+def test_a_file_that_fails_mid_training_is_one_line_from_a_worker(root, tmp_path):
+    track = index_track(find_tracks(root, "train")[0], TARGETS)
+    broken = tmp_path / "vocals.wav"
+    broken.write_bytes(b"this is not audio")
+    track = type(track)(track.name, {**track.paths, "vocals": broken}, track.sample_rate, track.channels, track.frames)
+    loader = DataLoader(RemixDataset(AudioExcerpts([track], TARGETS, DEFAULT_STFT, [0.0]), TARGETS, 16, 4, seed=0),
+                        batch_size=2, num_workers=1)
+    with pytest.raises(UserError) as caught:
+        next(iter(loader))
+    message = worker_error_message(caught.value)
+    assert "\n" not in message and message.startswith(f"{broken}: cannot read samples")
+
+
+MEMORY_PROBE = """
+import resource, sys
+from pathlib import Path
+from vocal_separation_sanity_check.audio import DEFAULT_STFT
+from vocal_separation_sanity_check.training import RemixDataset, build_training_data, plan_training_data
+plan = plan_training_data(Path(sys.argv[1]), ["vocals"], DEFAULT_STFT, 2, 2)
+data = build_training_data(plan, ["vocals"], DEFAULT_STFT, 512, [-1.0, 0.0, 1.0], "stream")
+dataset = RemixDataset(data, ["vocals"], 64, 64, seed=0)
+for index in range(64):
+    dataset[index]
+print(data.kind, len(plan.train), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_memory_does_not_grow_with_the_number_of_tracks(tmp_path):
+    """60 tracks of 20 s against 3: the same peak memory (hard links make the big set cheap to build)."""
+    source = write_musdb_track(tmp_path / "source", synthetic_stems(20.0))
+    for count in (3, 60):
+        for number in range(count):
+            folder = tmp_path / f"set{count}" / "train" / f"song {number:03d}"
+            folder.mkdir(parents=True)
+            for path in source.iterdir():
+                os.link(path, folder / path.name)
+    peaks = {}
+    for count in (3, 60):
+        result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(tmp_path / f"set{count}")],
+                                capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+        assert result.returncode == 0, result.stderr
+        kind, tracks, peak = result.stdout.split()
+        peaks[count] = int(peak)
+        assert kind == "stream" and int(tracks) == count
+    assert peaks[60] - peaks[3] < 40, peaks  # MB
