@@ -221,3 +221,13 @@ def test_ctrl_c_saves_interrupted_pth_and_exits_130(songs, tmp_path):
                     "--epochs", str(interrupted["epoch"] + 1), "--resume", tmp_path / "INTERRUPTED.pth")
     assert resumed.returncode == 0, resumed.stderr
     assert f"Epoch {interrupted['epoch'] + 1}/" in resumed.stderr
+
+
+def test_preset_sets_defaults_that_flags_still_override():
+    from vocal_separation_sanity_check.train_separator import get_args
+
+    plain = get_args(["--root", "songs"])
+    preset = get_args(["--root", "songs", "--preset", "musdb-gpu", "--batch-size", "4"])
+    assert (plain.base_channels, plain.max_bin, plain.patch_frames) == (8, 512, 64)  # the CPU demo defaults stay
+    assert (preset.base_channels, preset.max_bin, preset.full_resolution_bins, preset.patch_frames) == (32, 2049, 256, 256)
+    assert preset.batch_size == 4 and preset.max_minutes == 600.0

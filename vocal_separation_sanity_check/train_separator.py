@@ -38,7 +38,7 @@ from vocal_separation_sanity_check.model import (DEFAULT_BASE_CHANNELS, DEFAULT_
                                                  SpectrogramUNet)
 from vocal_separation_sanity_check.separator import Separator, read_training_checkpoint, save_separator
 from vocal_separation_sanity_check.tracks import TARGET_NAMES
-from vocal_separation_sanity_check.training import (RemixDataset, build_training_data, default_workers, drop_short_tracks,
+from vocal_separation_sanity_check.training import (PRESETS, RemixDataset, build_training_data, default_workers, drop_short_tracks,
                                                     ema_with_warmup, input_statistics, learning_rate,
                                                     mixture_spectrograms, model_inputs, plan_training_data,
                                                     speed_shifts, validate, worker_error_message)
@@ -74,6 +74,9 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train the U-Net to separate stems (masks on spectrograms)",
                                      formatter_class=DefaultsHelpFormatter)
     parser.add_argument("--root", "-r", required=True, help="Songs in MUSDB18-HQ layout: ROOT/train/<song>/*.wav")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                        help="Defaults for a real dataset, e.g. musdb-gpu: MUSDB18-HQ on one GPU (flags you give still "
+                             "win; the audio README explains the choices)")
     parser.add_argument("--targets", "-t", nargs="+", default=["vocals"], help="Stems to separate, e.g. vocals drums bass other")
     parser.add_argument("--epochs", "-e", type=int, default=1000, help="Upper bound; --max-minutes usually ends training")
     parser.add_argument("--max-minutes", "-M", type=float, default=None,
@@ -118,6 +121,9 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--valid-tracks", type=int, default=14,
                         help="Validation excerpts per epoch at most, one per track (MUSDB18 has 14 validation tracks)")
     parser.add_argument("--wandb", action="store_true", help="Log to Weights & Biases (offline without an API key)")
+    preset = parser.parse_known_args(argv)[0].preset
+    if preset is not None:
+        parser.set_defaults(**PRESETS[preset])
     return parser.parse_args(argv)
 
 
@@ -150,7 +156,8 @@ def main(argv: list[str] | None = None) -> None:
     if not is_main:
         logging.getLogger().setLevel(logging.WARNING)
     torch.manual_seed(args.seed)
-    logging.info(f"Device: {device}, {world_size} process(es), {precision_name(device, args.amp)}")
+    logging.info(f"Device: {device}, {world_size} process(es), {precision_name(device, args.amp)}"
+                 f"{f', preset {args.preset}' if args.preset else ''}")
     # Checked before any work, so a folder holding another run fails at once, on every process.
     resume = read_training_checkpoint(args.resume) if args.resume else None
     checkpoint_dir = prepare_checkpoint_dir_once(args.checkpoint_dir, args.resume, args.overwrite)
