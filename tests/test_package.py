@@ -91,7 +91,7 @@ def test_separate_gives_the_same_files_from_the_folder_and_from_the_root(tmp_pat
 
     sf.write(tmp_path / "song.wav", reference_mixture().T, 44100, subtype="FLOAT")
     model = DATA / "separator_format1.pth"
-    common = ["-m", str(model), "-i", str(tmp_path / "song.wav"), "--no-amp", "-c", "1"]
+    common = ["-m", str(model), "-i", str(tmp_path / "song.wav"), "--no-amp", "-c", "1", "--bit-depth", "32"]  # float: exact
     assert run(["separate.py", *common, "-o", str(tmp_path / "a")], cwd=AUDIO_DIR).returncode == 0
     result = run(["-m", "vocal_separation_sanity_check.separate", *common, "-o", str(tmp_path / "b")], cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr

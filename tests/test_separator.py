@@ -1,54 +1,21 @@
-"""separate.py, model.py, filtering.py: chunked streaming separation, full-band masks, Wiener, CLI errors.
-
-A tiny untrained model (base_channels 4) is enough: these tests are about shapes, lengths, chunk joins
-and sums, which do not depend on how well the model separates.
-"""
-import subprocess
-import sys
-from pathlib import Path
+"""model.py, filtering.py, the Separator: chunked streaming separation, full-band masks, Wiener, shifts, the
+Python API (any rate, NumPy or torch, equal to what separate.py writes), and checkpoints."""
+import re
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
-from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, write_audio
+from separator_helpers import CPU, RATE, run_separate, save_tiny_checkpoint, song, tiny_model, tiny_separator
+from utils.checkpoint import save_checkpoint
+from utils.errors import UserError
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, resample
 from vocal_separation_sanity_check.filtering import wiener
 from vocal_separation_sanity_check.metrics import sdr
 from vocal_separation_sanity_check.model import SpectrogramUNet
-from vocal_separation_sanity_check.separator import Separator, checkpoint_dict, load_separator, save_separator
-from audio_helpers import synthetic_stems
-from utils.checkpoint import save_checkpoint
-
-SCRIPT = Path(__file__).resolve().parent.parent / "vocal_separation_sanity_check" / "separate.py"
-RATE = DEFAULT_STFT.sample_rate
-CPU = torch.device("cpu")
-
-
-def tiny_model(targets: int = 1, max_bin: int = 256) -> SpectrogramUNet:
-    torch.manual_seed(0)
-    model = SpectrogramUNet(targets, max_bin=max_bin, base_channels=4)
-    # Random input statistics and BatchNorm statistics, so masks vary over time and frequency.
-    n_rows = model.row_count(max_bin)  # fewer than max_bin when bins are paired
-    model.set_input_statistics(torch.rand(n_rows), 0.5 + torch.rand(n_rows))
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-    return model.eval()
-
-
-def save_tiny_checkpoint(path: Path, targets: list[str]) -> Path:
-    model = tiny_model(len(targets))
-    save_separator(path, model, DEFAULT_STFT, targets)
-    return path
-
-
-def song(seconds: float) -> np.ndarray:
-    return sum(synthetic_stems(seconds).values())
-
-
-def run_separate(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True, timeout=120)
+from vocal_separation_sanity_check.separator import Separator, checkpoint_dict, load_separator
+from vocal_separation_sanity_check.sources import fit
 
 
 def test_masks_are_full_band_and_in_range():
@@ -168,61 +135,10 @@ def test_wiener_filter_shapes_zero_iterations_and_sum():
     assert not np.allclose(refined[:2], estimates, atol=1e-3)  # and the estimates did change
 
 
-def test_cli_keeps_length_channels_and_writes_the_layout(tmp_path):
-    model = save_tiny_checkpoint(tmp_path / "vocals.pth", ["vocals"])
-    stereo = song(2.0)[:, : RATE + 12345]  # odd length
-    write_audio(tmp_path / "in" / "stereo song" / "mixture.wav", stereo, RATE)  # MUSDB layout: named by folder
-    write_audio(tmp_path / "in" / "stereo song" / "vocals.wav", stereo, RATE)  # a track's stem: not a song
-    write_audio(tmp_path / "in" / "mono.wav", stereo[:1, :30001], RATE)
-    result = run_separate("-m", model, "-i", tmp_path / "in", "-o", tmp_path / "out", "--chunk-seconds", "0.5",
-                          "--format", "flac", "--device", "cpu")
-    assert result.returncode == 0, result.stderr
-    assert "Device: cpu" in result.stderr and "x real time" in result.stderr
-    for name, audio in (("stereo song", stereo), ("mono", stereo[:1, :30001])):
-        vocals, rate = sf.read(tmp_path / "out" / name / "vocals.flac", dtype="float32", always_2d=True)
-        accompaniment, _ = sf.read(tmp_path / "out" / name / "accompaniment.flac", dtype="float32", always_2d=True)
-        assert rate == RATE and vocals.T.shape == audio.shape
-        np.testing.assert_allclose(vocals.T + accompaniment.T, audio, atol=1e-4)  # 24-bit flac rounding
-    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["mono", "stereo song"]
-
-
 def test_load_separator_reads_the_settings_from_the_checkpoint(tmp_path):
     separator = load_separator(save_tiny_checkpoint(tmp_path / "m.pth", ["vocals", "drums"]), CPU)
     assert separator.targets == ["vocals", "drums"] and separator.settings == DEFAULT_STFT
     assert separator.output_names == ["vocals", "drums", "accompaniment"]
-
-
-@pytest.mark.parametrize("case, message", [
-    ("image checkpoint", "is an image segmentation checkpoint (train.py); give a model trained by train_separator.py"),
-    ("not a checkpoint", "notes.pth"),
-    ("missing input", "no such file or folder"),
-    ("empty folder", "no audio files found"),
-    ("same name twice", "would both be written to OUT/song/"),
-])
-def test_cli_bad_inputs_give_one_error_line(tmp_path, case, message):
-    model = save_tiny_checkpoint(tmp_path / "vocals.pth", ["vocals"])
-    song_path = tmp_path / "song.wav"
-    write_audio(song_path, song(1.0), RATE)
-    inputs = [song_path]
-    if case == "image checkpoint":
-        model = tmp_path / "image.pth"
-        save_checkpoint({"inc.double_conv.0.weight": torch.zeros(1), "mask_values": [0, 1]}, model)
-    elif case == "not a checkpoint":
-        model = tmp_path / "notes.pth"
-        model.write_text("not a model")
-    elif case == "missing input":
-        inputs = [tmp_path / "nowhere.wav"]
-    elif case == "same name twice":
-        write_audio(tmp_path / "other" / "song.flac", song(1.0), RATE)
-        inputs = [song_path, tmp_path / "other" / "song.flac"]
-    else:
-        inputs = [tmp_path / "empty"]
-        inputs[0].mkdir()
-    result = run_separate("-m", model, "-i", *inputs, "-o", tmp_path / "out")
-    assert result.returncode == 2
-    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
-    assert len(errors) == 1 and message in errors[0], result.stderr
-    assert "Traceback" not in result.stderr
 
 
 def test_checkpoints_from_before_the_frequency_channel_still_load(tmp_path):
@@ -239,3 +155,81 @@ def test_checkpoints_from_before_the_frequency_channel_still_load(tmp_path):
     assert loaded.full_resolution_bins == 64  # every bin its own row, as before pooling existed
     assert loaded.frequency_mixing is False and loaded.frequency_mixer is None
     torch.testing.assert_close(loaded.unet.inc.double_conv[0].weight, model.unet.inc.double_conv[0].weight)
+
+
+def test_shifted_copies_are_averaged_the_same_in_chunks_and_whole():
+    mixture = song(3.0)
+    settings = STFTSettings(RATE, 1024, 256)  # a smaller STFT keeps the test fast
+    plain = Separator(tiny_model(), settings, ["vocals"], CPU, amp=False).separate(mixture)
+    chunked = Separator(tiny_model(), settings, ["vocals"], CPU, amp=False, chunk_seconds=0.3, shifts=3)
+    whole = Separator(tiny_model(), settings, ["vocals"], CPU, amp=False, chunk_seconds=100, shifts=3)
+    offsets = chunked.shift_offsets()
+    assert len(set(offsets)) == 3 and offsets.min() >= 0 and offsets.max() < chunked.grid  # within one U-Net grid
+    assert list(offsets) == list(whole.shift_offsets())  # one seed, one set of offsets
+    shifted = chunked.separate(mixture)
+    assert sdr(whole.separate(mixture)["vocals"], shifted["vocals"]) > 60  # chunk joins still invisible
+    np.testing.assert_allclose(shifted["vocals"] + shifted["accompaniment"], mixture, atol=1e-5)
+    assert sdr(plain["vocals"], shifted["vocals"]) > 20  # an average over other alignments: close to the plain
+    assert np.abs(plain["vocals"] - shifted["vocals"]).max() > 1e-4  # separation, yet not the same
+    another_seed = Separator(tiny_model(), settings, ["vocals"], CPU, amp=False, shifts=3, seed=1)
+    assert list(another_seed.shift_offsets()) != list(offsets)
+
+
+def test_two_stems_gives_the_target_and_the_rest():
+    mixture = song(2.0)
+    four = tiny_separator(("vocals", "drums", "bass", "other"))
+    all_stems = four.separate(mixture)
+    drums = tiny_separator(("vocals", "drums", "bass", "other"), two_stems="drums")
+    assert drums.output_names == ["drums", "no_drums"]
+    stems = drums.separate(mixture)
+    np.testing.assert_allclose(stems["drums"], all_stems["drums"], atol=1e-6)
+    np.testing.assert_allclose(stems["drums"] + stems["no_drums"], mixture, atol=1e-5)
+    assert tiny_separator(("vocals", "drums", "bass", "other"), two_stems="vocals").output_names == \
+        ["vocals", "accompaniment"]  # Spleeter's name for what is not the voice
+    with pytest.raises(UserError, match="--two-stems guitar: this model separates vocals, drums, bass, other"):
+        tiny_separator(("vocals", "drums", "bass", "other"), two_stems="guitar")
+
+
+def test_the_api_takes_numpy_or_torch_at_any_rate_and_returns_that_rate_and_length():
+    separator = tiny_separator()
+    mixture = resample(song(2.0), RATE, 48000)[:, :95999]  # 48 kHz, odd length
+    stems = separator.separate(mixture, 48000)
+    assert {name: audio.shape for name, audio in stems.items()} == {"vocals": (2, 95999), "accompaniment": (2, 95999)}
+    assert all(audio.dtype == np.float32 and np.all(np.isfinite(audio)) for audio in stems.values())
+    np.testing.assert_allclose(stems["vocals"] + stems["accompaniment"], mixture, atol=1e-5)  # at 48 kHz, exactly
+    from_torch = separator.separate(torch.from_numpy(mixture), 48000)
+    np.testing.assert_array_equal(from_torch["vocals"], stems["vocals"])
+    mono = separator.separate(resample(song(2.0)[:1], RATE, 22050), 22050)
+    assert mono["vocals"].shape == (1, 44100)
+    for audio, message in ((np.zeros((3, RATE)), "has 3 channels; the model takes mono or stereo"),
+                           (np.zeros((RATE, 2)), "has 44100 channels"),  # (samples, channels) by mistake
+                           (np.zeros(RATE), "give (channels, samples)")):
+        with pytest.raises(UserError, match=re.escape(message)):
+            separator.separate(audio, RATE)
+
+
+def test_another_rate_is_separated_as_if_resampled_whole_both_ways():
+    """Streaming through the resampler in blocks changes nothing: the same as resampling the whole song to the
+    model's rate, separating, and resampling the targets back (the rest is the mixture minus them)."""
+    separator = tiny_separator(chunk_seconds=0.5)
+    mixture = resample(song(3.0), RATE, 32000)
+    streamed = separator.separate(mixture, 32000)
+    at_model_rate = separator.separate(resample(mixture, 32000, RATE))
+    vocals = fit(resample(at_model_rate["vocals"], RATE, 32000), mixture.shape[1])
+    np.testing.assert_allclose(streamed["vocals"], vocals, atol=1e-5)
+    np.testing.assert_allclose(streamed["accompaniment"], mixture - vocals, atol=1e-5)
+
+
+def test_the_api_gives_what_separate_py_writes(tmp_path):
+    model = save_tiny_checkpoint(tmp_path / "vocals.pth", ["vocals"])
+    mixture = resample(song(2.0), RATE, 48000)
+    sf.write(tmp_path / "song.wav", mixture.T, 48000, subtype="FLOAT")
+    result = run_separate("-m", model, "-i", tmp_path / "song.wav", "-o", tmp_path / "out", "--bit-depth", "32",
+                          "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    separator = Separator.from_checkpoint(model, device="cpu")  # the same defaults as separate.py's
+    stems = separator.separate(mixture, 48000)
+    for name in ("vocals", "accompaniment"):
+        written, rate = sf.read(tmp_path / "out" / "song" / f"{name}.wav", dtype="float32", always_2d=True)
+        assert rate == 48000
+        np.testing.assert_allclose(written.T, stems[name], atol=1e-6)

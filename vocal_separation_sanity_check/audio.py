@@ -4,13 +4,14 @@ Arrays are float32 shaped (channels, samples); spectrograms are complex64 shaped
 """
 import functools
 import logging
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import librosa
 import numpy as np
 import soundfile as sf
+import soxr
 import torch
 
 from utils.errors import UserError
@@ -41,8 +42,44 @@ class STFTSettings:
 
 DEFAULT_STFT = STFTSettings()
 
-# A block reader returns samples [start, stop) of a song as float32 (channels, samples).
-BlockReader = Callable[[int, int], np.ndarray]
+# soxr's high quality (librosa's "soxr_hq"): every resampling in this folder, file reading and separation alike
+RESAMPLE_QUALITY = "HQ"
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """(channels, samples) float32 from one sample rate to another, whole (sources.py streams long songs)."""
+    return soxr.resample(audio.T, from_rate, to_rate, quality=RESAMPLE_QUALITY).T.astype(np.float32)
+
+
+def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """A whole file as float32 (channels, samples) at its own rate; unreadable or empty files are a UserError."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found; check the path")
+    try:
+        audio, file_rate = sf.read(path, dtype="float32", always_2d=True)
+        audio = audio.T
+    except Exception:
+        # soundfile cannot read every format (mp3 on old libsndfile, m4a): let librosa try its decoders,
+        # quietly (it warns on the way), so that a file none can read is one line.
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                audio, file_rate = librosa.load(path, sr=None, mono=False)
+        except Exception as error:
+            raise UserError(f"{path}: cannot read this audio file ({type(error).__name__}): it is damaged or "
+                            "truncated, or in a format soundfile cannot read; convert it to wav or flac") from None
+        audio = np.atleast_2d(audio).astype(np.float32)
+    if audio.shape[1] == 0:
+        raise UserError(f"{path}: the file holds no samples; give a file with audio in it")
+    return audio, file_rate
+
+
+def check_finite(audio: np.ndarray, path: str | Path) -> np.ndarray:
+    """The audio, or a UserError when it holds NaN or Inf (a model would turn them into NaN stems)."""
+    if not np.all(np.isfinite(audio)):
+        raise UserError(f"{path}: contains NaN or Inf samples; re-export the file from your audio editor")
+    return audio
 
 
 def load_audio(path: str | Path, sample_rate: int = DEFAULT_STFT.sample_rate, min_seconds: float = 0.0) -> np.ndarray:
@@ -51,27 +88,11 @@ def load_audio(path: str | Path, sample_rate: int = DEFAULT_STFT.sample_rate, mi
     Resampling is logged, never silent. Unreadable, empty, too short or non-finite audio is a UserError.
     """
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: file not found; check the path")
-    try:
-        audio, file_rate = sf.read(path, dtype="float32", always_2d=True)
-        audio = audio.T
-    except Exception:
-        # soundfile cannot read every format (mp3 on old libsndfile, m4a): let librosa try its decoders.
-        try:
-            audio, file_rate = librosa.load(path, sr=None, mono=False)
-        except Exception as error:
-            raise UserError(
-                f"{path}: cannot read this audio file ({type(error).__name__}); convert it to wav or flac"
-            ) from None
-        audio = np.atleast_2d(audio).astype(np.float32)
-    if audio.shape[1] == 0:
-        raise UserError(f"{path}: the file holds no samples; give a file with audio in it")
-    if not np.all(np.isfinite(audio)):
-        raise UserError(f"{path}: contains NaN or Inf samples; re-export the file from your audio editor")
+    audio, file_rate = decode_audio(path)
+    check_finite(audio, path)
     if file_rate != sample_rate:
         logging.warning(f"{path.name}: resampling {file_rate} Hz -> {sample_rate} Hz")
-        audio = librosa.resample(audio, orig_sr=file_rate, target_sr=sample_rate, res_type="soxr_hq").astype(np.float32)
+        audio = resample(audio, file_rate, sample_rate)
     seconds = audio.shape[1] / sample_rate
     if seconds < min_seconds:
         raise UserError(f"{path}: only {seconds:.2f} s of audio, at least {min_seconds:.2f} s needed; give a longer file")
@@ -150,30 +171,3 @@ def find_audio_files(inputs: list[str | Path]) -> list[Path]:
     if not files:
         raise UserError(f"--input {' '.join(map(str, inputs))}: no audio files found ({', '.join(AUDIO_EXTENSIONS)})")
     return files
-
-
-def open_reader(path: Path, sample_rate: int) -> tuple[BlockReader, int, int]:
-    """A block reader for `path`, its length in samples and its channel count.
-
-    Files soundfile can seek at the model's rate are streamed; anything else (another sample rate, mp3 on
-    an old libsndfile) is decoded, resampled with a warning, and held in memory whole.
-    """
-    try:
-        info = sf.info(path)
-        streamable = info.samplerate == sample_rate and info.frames > 0
-    except Exception:
-        streamable = False
-    if not streamable:
-        audio = load_audio(path, sample_rate)  # logs the resampling, raises UserError on bad files
-        logging.info(f"{path.name}: decoded whole into memory (not streamed)")
-        return lambda start, stop: audio[:, start:stop], audio.shape[1], audio.shape[0]
-
-    def read(start: int, stop: int) -> np.ndarray:
-        with sf.SoundFile(path) as file:
-            file.seek(start)
-            block = file.read(stop - start, dtype="float32", always_2d=True).T
-        if not np.all(np.isfinite(block)):
-            raise UserError(f"{path}: contains NaN or Inf samples; re-export the file from your audio editor")
-        return np.ascontiguousarray(block)
-
-    return read, info.frames, info.channels

@@ -5,12 +5,14 @@ save_separator(), separate.py and evaluate.py load through Separator.from_checkp
 
     from vocal_separation_sanity_check import Separator
     separator = Separator.from_checkpoint("checkpoints/separator/best.pth", device="cpu")
-    stems = separator.separate(mixture)  # float32 (channels, samples) at separator.settings.sample_rate
+    stems = separator.separate(audio, sample_rate)  # (channels, samples) at any rate -> {stem: array}, same rate
 
 Songs of any length run in bounded memory: separate_blocks() reads the song in chunks (30 s by default) with a
 few seconds of context on both sides; each chunk goes STFT -> model masks -> optional Wiener -> inverse STFT,
 neighbouring chunks are cross-faded. Chunk borders sit on the U-Net's 16-frame grid, so chunked output
-matches whole-song output.
+matches whole-song output. separate_source() wraps that for a song at another sample rate (streamed through
+the resampler both ways, sources.py) and computes the rest (accompaniment) at the song's own rate, so the
+stems sum back to the mixture exactly; separate_file() writes a file's stems through outputs.SongWriter.
 """
 import logging
 import math
@@ -19,15 +21,17 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-import soundfile as sf
 import torch
 from tqdm import tqdm
 
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.device import autocast, memory_format, pick_device
 from utils.errors import UserError
-from vocal_separation_sanity_check.audio import BlockReader, STFTSettings, istft_tensor, open_reader, stft_tensor
+from vocal_separation_sanity_check.audio import STFTSettings, istft_tensor, stft_tensor
 from vocal_separation_sanity_check.filtering import wiener
+from vocal_separation_sanity_check.outputs import OutputFormat, SongWriter, describe, track_name
+from vocal_separation_sanity_check.sources import (AudioSource, BlockReader, array_source, excerpt, open_audio,
+                                                   resample_blocks, resampled)
 from vocal_separation_sanity_check.model import UNET_MULTIPLE, SpectrogramUNet
 from vocal_separation_sanity_check.tracks import STEM_NAMES
 
@@ -41,20 +45,38 @@ MODEL_KEYS = ("state_dict", "model_config", "stft", "targets")
 TRAINING_KEYS = ("optimizer", "grad_scaler", "history", "epoch", "best_sdr", "args")
 
 RESIDUAL_NAME = "accompaniment"
+PROGRESS_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]"
 CONTEXT_SECONDS = 3.0  # model input beyond each side of a chunk: about the U-Net's receptive field
 
 
+def rest_name(target: str) -> str:
+    """What --two-stems TARGET calls the rest: "accompaniment" beside vocals (Spleeter), else no_<stem> (Demucs)."""
+    return RESIDUAL_NAME if target == "vocals" else f"no_{target}"
+
+
 class Separator:
-    """A trained model plus everything needed to use it: STFT settings, targets, chunking, Wiener."""
+    """A trained model plus everything needed to use it: STFT settings, targets, chunking, Wiener, shifts.
+
+    shifts: average over that many copies of the song delayed by random offsets (0 = off; seed picks them).
+    two_stems: one of the targets; the stems are then that target and the rest (the mixture minus it)."""
 
     def __init__(self, model: SpectrogramUNet, settings: STFTSettings, targets: list[str], device: torch.device,
-                 amp: bool = True, chunk_seconds: float = 30.0, wiener_iterations: int = 0):
+                 amp: bool = True, chunk_seconds: float = 30.0, wiener_iterations: int = 0, shifts: int = 0,
+                 two_stems: str | None = None, seed: int = 0):
+        if two_stems is not None and two_stems not in targets:
+            raise UserError(f"--two-stems {two_stems}: this model separates {', '.join(targets)}; "
+                            f"give one of them")
+        if shifts < 0:
+            raise UserError(f"--shifts {shifts}: must be 0 (off) or a number of shifted copies, e.g. 2")
         self.model = model.to(device).eval()
         self.settings = settings
         self.targets = list(targets)
         self.device = device
         self.amp = amp
         self.wiener_iterations = wiener_iterations
+        self.shifts = shifts
+        self.two_stems = two_stems
+        self.seed = seed
         # channels_last with fp16 on CUDA and bf16 on CPUs that have it, as in training; the plain layout in fp32
         self.model = self.model.to(memory_format=memory_format(device, amp))
         # Chunk borders on the 16-frame grid, so every chunk max-pools exactly like the whole song does.
@@ -69,8 +91,16 @@ class Separator:
         return RESIDUAL_NAME not in self.targets and set(self.targets) != set(STEM_NAMES)
 
     @property
+    def residual_name(self) -> str | None:
+        """The stem that is the mixture minus the others, if any."""
+        if self.two_stems is not None:
+            return rest_name(self.two_stems)
+        return RESIDUAL_NAME if self.has_residual else None
+
+    @property
     def output_names(self) -> list[str]:
-        return self.targets + ([RESIDUAL_NAME] if self.has_residual else [])
+        targets = [self.two_stems] if self.two_stems is not None else self.targets
+        return targets + ([self.residual_name] if self.residual_name else [])
 
     @torch.inference_mode()
     def masks(self, spectrogram: torch.Tensor) -> torch.Tensor:
@@ -104,8 +134,30 @@ class Separator:
     def chunk_count(self, length: int) -> int:
         return max(1, math.ceil(length / self.chunk))
 
+    def shift_offsets(self) -> np.ndarray:
+        """The delays of the shifted copies, in samples: within one U-Net grid (16 hops), which holds every way
+        the STFT frames and the pooling can fall on the music; the same for every song of a seed."""
+        return np.random.default_rng(self.seed).integers(0, self.grid, self.shifts)
+
+    def separate_shifted(self, read: BlockReader, start: int, stop: int, offsets: np.ndarray) -> dict[str, np.ndarray]:
+        """separate_chunk() of samples [start, stop), averaged over copies delayed by `offsets` (none: one pass)."""
+        if len(offsets) == 0:
+            return self.separate_chunk(read(start, stop))
+        widest = int(offsets.max())
+        available = min(start, widest)  # before the song's start the copies are delayed into silence
+        audio = np.pad(read(start - available, stop), ((0, 0), (widest - available, 0)))
+        total: dict[str, np.ndarray] = {}
+        for offset in offsets:
+            sources = self.separate_chunk(audio[:, widest - offset:])
+            for name, separated in sources.items():
+                total[name] = total.get(name, 0) + separated[:, offset:]
+        return {name: separated / len(offsets) for name, separated in total.items()}
+
     def separate_blocks(self, read: BlockReader, length: int) -> Iterator[dict[str, np.ndarray]]:
-        """Yield consecutive output pieces {name: (channels, n)}; together they are exactly `length` long."""
+        """Yield consecutive output pieces {name: (channels, n)}; together they are exactly `length` long.
+
+        Blocks are read in increasing order (what a resampling reader needs)."""
+        offsets = self.shift_offsets()
         fade_in = ((np.arange(self.crossfade) + 0.5) / self.crossfade).astype(np.float32)
         pending: dict[str, np.ndarray] = {}  # the previous chunk's last `crossfade` samples
         n_chunks = self.chunk_count(length)
@@ -115,7 +167,7 @@ class Separator:
             out_stop = min(length, (k + 1) * self.chunk)
             in_start = max(0, out_start - self.context)
             in_stop = min(length, out_stop + self.context)
-            sources = self.separate_chunk(read(in_start, in_stop))
+            sources = self.separate_shifted(read, in_start, in_stop, offsets)
             piece = {name: audio[:, out_start - in_start: out_stop - in_start] for name, audio in sources.items()}
             if k > 0:
                 for name, audio in piece.items():
@@ -125,36 +177,65 @@ class Separator:
                 piece = {name: audio[:, : -self.crossfade] for name, audio in piece.items()}
             yield piece
 
-    def separate(self, mixture: np.ndarray) -> dict[str, np.ndarray]:
-        """A whole song in memory (channels, samples) -> {name: (channels, samples)} (used by evaluate.py)."""
-        mixture = np.asarray(mixture, dtype=np.float32)
-        pieces: dict[str, list[np.ndarray]] = {name: [] for name in self.output_names}
-        for piece in self.separate_blocks(lambda start, stop: mixture[:, start:stop], mixture.shape[1]):
-            for name, audio in piece.items():
-                pieces[name].append(audio)
-        return {name: np.concatenate(parts, axis=1) for name, parts in pieces.items()}
+    def check_source(self, source: AudioSource) -> None:
+        """A UserError for audio the model cannot take: more than 2 channels, or too short for one STFT frame."""
+        if source.channels > 2:
+            raise UserError(f"{source.name}: has {source.channels} channels; the model takes mono or stereo "
+                            "(channels, samples): downmix it first")
+        shortest = self.settings.n_fft / self.settings.sample_rate
+        if source.seconds < shortest:
+            raise UserError(f"{source.name}: only {source.seconds:.3f} s of audio, at least {shortest:.3f} s needed; "
+                            "give a longer file")
+
+    def separate_source(self, source: AudioSource) -> Iterator[dict[str, np.ndarray]]:
+        """Yield consecutive pieces {name: (channels, n)} at the source's own rate, exactly source.length in all."""
+        self.check_source(source)
+        rate = self.settings.sample_rate
+        model_input = resampled(source, rate)
+        targets = self.output_names[: len(self.output_names) - bool(self.residual_name)]
+        pieces = self.separate_blocks(model_input.read, model_input.length)
+        # All targets through one resampling stream, so that their pieces stay the same length.
+        stacked = (np.concatenate([piece[name] for name in targets]) for piece in pieces)
+        position = 0
+        for block in resample_blocks(stacked, rate, source.sample_rate, source.length):
+            stems = dict(zip(targets, np.split(block, len(targets))))
+            if self.residual_name:
+                # At the song's own rate, so the stems sum back to the mixture exactly (above 22 kHz too).
+                mixture = source.read(position, position + block.shape[1])
+                stems[self.residual_name] = mixture - sum(stems.values())
+            position += block.shape[1]
+            yield stems
+
+    def separate(self, audio: np.ndarray | torch.Tensor, sample_rate: int | None = None) -> dict[str, np.ndarray]:
+        """A whole song in memory: (channels, samples) NumPy array or tensor at any rate (the model's when None)
+        -> {name: float32 NumPy (channels, samples)} at that rate and length."""
+        if isinstance(audio, torch.Tensor):
+            audio = audio.detach().cpu().numpy()
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim != 2:
+            raise UserError(f"audio of shape {audio.shape}: give (channels, samples), e.g. audio[None] for mono")
+        pieces = list(self.separate_source(array_source(audio, sample_rate or self.settings.sample_rate)))
+        return {name: np.concatenate([piece[name] for piece in pieces], axis=1) for name in self.output_names}
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | torch.device | None = None, amp: bool = True,
-                        chunk_seconds: float = 30.0, wiener_iterations: int = 0, flag: str = "--model") -> "Separator":
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device | None = None, flag: str = "--model",
+                        **options) -> "Separator":
         """Rebuild a Separator from a train_separator.py checkpoint (best.pth or last.pth), any format version.
 
-        device: "cpu", "cuda", a torch.device, or None for the best available."""
+        device: "cpu", "cuda", a torch.device, or None for the best available; options: as Separator()'s
+        (amp, chunk_seconds, wiener_iterations, shifts, two_stems, seed)."""
         if not isinstance(device, torch.device):
             device = pick_device(device)
         checkpoint = read_checkpoint(path, flag)
         model = SpectrogramUNet.from_config(checkpoint["model_config"])
         model.load_state_dict(checkpoint["state_dict"])
         settings = STFTSettings.from_dict(checkpoint["stft"])
-        return cls(model, settings, checkpoint["targets"], device,
-                   amp=amp, chunk_seconds=chunk_seconds, wiener_iterations=wiener_iterations)
+        return cls(model, settings, checkpoint["targets"], device, **options)
 
 
-def load_separator(path: str | Path, device: torch.device, amp: bool = True, chunk_seconds: float = 30.0,
-                   wiener_iterations: int = 0) -> Separator:
+def load_separator(path: str | Path, device: torch.device, **options) -> Separator:
     """Separator.from_checkpoint with the device given."""
-    return Separator.from_checkpoint(path, device, amp=amp, chunk_seconds=chunk_seconds,
-                                     wiener_iterations=wiener_iterations)
+    return Separator.from_checkpoint(path, device, **options)
 
 
 def checkpoint_dict(model: SpectrogramUNet, settings: STFTSettings, targets: list[str],
@@ -206,31 +287,18 @@ def read_training_checkpoint(path: str | Path, flag: str = "--resume") -> dict:
     return checkpoint
 
 
-def open_writers(folder: Path, names: list[str], audio_format: str, sample_rate: int, channels: int):
-    """One open soundfile per output stem: float wav keeps peaks above 1.0, flac is 24-bit (clipped)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    subtype = "FLOAT" if audio_format == "wav" else "PCM_24"
-    return {name: sf.SoundFile(folder / f"{name}.{audio_format}", "w", samplerate=sample_rate, channels=channels,
-                               subtype=subtype) for name in names}
-
-
-def separate_file(separator: Separator, path: Path, out_dir: Path, audio_format: str) -> None:
-    rate = separator.settings.sample_rate
-    read, length, channels = open_reader(path, rate)
-    if channels > 2:
-        raise UserError(f"{path}: has {channels} channels; the model takes mono or stereo, downmix it first")
-    if length < separator.settings.n_fft:
-        raise UserError(f"{path}: only {length} samples, at least {separator.settings.n_fft} needed; give a longer file")
+def separate_file(separator: Separator, path: Path, paths: dict[str, Path], output: OutputFormat,
+                  start: float = 0.0, duration: float | None = None) -> None:
+    """Separate one file (or its excerpt) into `paths` ({stem: final path}), all complete or none written."""
+    source = excerpt(open_audio(path), start, duration)
+    separator.check_source(source)
+    output.check_rate(source.sample_rate, str(path))
     start_time = time.time()
-    writers = open_writers(out_dir, separator.output_names, audio_format, rate, channels)
-    try:
-        blocks = separator.separate_blocks(read, length)
-        for piece in tqdm(blocks, total=separator.chunk_count(length), desc=path.name, unit="chunk"):
-            for name, audio in piece.items():
-                writers[name].write((np.clip(audio, -1, 1) if audio_format == "flac" else audio).T)
-    finally:
-        for writer in writers.values():
-            writer.close()
-    seconds, elapsed = length / rate, time.time() - start_time
-    logging.info(f"{path}: {seconds:.1f} s of audio in {elapsed:.1f} s ({seconds / elapsed:.1f}x real time) "
-                 f"-> {out_dir}/{{{','.join(separator.output_names)}}}.{audio_format}")
+    with SongWriter(paths, output, source.sample_rate, source.channels, str(path)) as writer, \
+            tqdm(total=source.seconds, desc=track_name(path), unit="s", bar_format=PROGRESS_FORMAT) as progress:
+        for piece in separator.separate_source(source):
+            writer.write(piece)
+            progress.update(next(iter(piece.values())).shape[1] / source.sample_rate)
+    elapsed = time.time() - start_time
+    logging.info(f"{path}: {source.seconds:.1f} s of audio in {elapsed:.1f} s ({source.seconds / elapsed:.1f}x "
+                 f"real time) -> {describe(paths)}")
