@@ -4,6 +4,7 @@ Each stem of a song is written under a temporary name (vocals.wav.partial) and a
 names only once the whole song is separated and written. An interrupted run (Ctrl-C, a full disk, an error)
 removes the song's temporary files, so a file under a final name is always complete.
 """
+import contextlib
 import logging
 import math
 import os
@@ -137,13 +138,18 @@ def describe(paths: dict[str, Path]) -> str:
     return ", ".join(map(str, paths.values()))
 
 
-def write_error(path: Path, error: Exception) -> UserError:
-    """The one-line error for a file or folder that cannot be written: the path, the reason, the free space."""
-    reason = getattr(error, "strerror", None) or getattr(error, "error_string", None) or type(error).__name__
-    folder = next((parent for parent in path.parents if parent.exists()), Path("."))
-    free = shutil.disk_usage(folder).free / 1e6
-    return UserError(f"{path}: cannot write ({reason}); give an -o that you can write to, on a disk with room "
-                     f"({free:,.0f} MB free there)")
+@contextlib.contextmanager
+def writing(path: Path):
+    """Turn a failure to write `path` (a full disk, a folder that is a file, no permission) into one line naming
+    it, with the reason and the free space."""
+    try:
+        yield
+    except (OSError, sf.SoundFileError) as error:
+        reason = getattr(error, "strerror", None) or getattr(error, "error_string", None) or type(error).__name__
+        folder = next((parent for parent in path.parents if parent.exists()), Path("."))
+        free = shutil.disk_usage(folder).free / 1e6
+        raise UserError(f"{path}: cannot write ({reason}); give an -o that you can write to, on a disk with room "
+                        f"({free:,.0f} MB free there)") from None
 
 
 class SongWriter:
@@ -172,10 +178,12 @@ class SongWriter:
         try:
             for stem, path in self.partials.items():
                 self.make_folder(path.parent)
-                self.files[stem] = self.opened(path, self.output.open, path, self.sample_rate, self.channels)
+                with writing(path):
+                    self.files[stem] = self.output.open(path, self.sample_rate, self.channels)
             for stem, path in self.copies.items():
-                self.copy_files[stem] = self.opened(path, sf.SoundFile, path, "w", self.sample_rate, self.channels,
-                                                    "FLOAT", format="WAV")
+                with writing(path):
+                    self.copy_files[stem] = sf.SoundFile(path, "w", self.sample_rate, self.channels, "FLOAT",
+                                                         format="WAV")
         except BaseException:
             self.discard()
             raise
@@ -186,24 +194,15 @@ class SongWriter:
             if kind is None:
                 self.finish()
         finally:
-            self.pool.shutdown(wait=True)  # no encoder may still be writing to a file that is removed
+            self.pool.shutdown(wait=True, cancel_futures=True)  # no encoder may still write to a file being removed
             if not self.done:
                 self.discard()
 
     def make_folder(self, folder: Path) -> None:
         missing = [path for path in (folder, *folder.parents) if not path.exists()]
-        try:
+        with writing(folder):
             folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise write_error(folder, error) from None
         self.created += missing
-
-    @staticmethod
-    def opened(path: Path, open_file, *args, **kwargs) -> sf.SoundFile:
-        try:
-            return open_file(*args, **kwargs)
-        except (OSError, sf.SoundFileError) as error:
-            raise write_error(path, error) from None
 
     def write(self, piece: dict[str, np.ndarray]) -> None:
         """The next samples of every stem, {stem: (channels, n)} float."""
@@ -214,21 +213,27 @@ class SongWriter:
 
     def write_stem(self, item: tuple[str, np.ndarray]) -> None:
         stem, audio = item
-        try:
+        with writing(self.partials[stem]):
             if stem in self.copy_files:
                 self.copy_files[stem].write(audio.T)
             # Integer formats saturate at full scale by themselves (libsndfile clips); float needs it done.
             self.files[stem].write((np.clip(audio, -1, 1) if self.output.clip_mode == "clamp" else audio).T)
-        except (OSError, sf.SoundFileError) as error:
-            raise write_error(self.partials[stem], error) from None
+
+    def close_files(self) -> None:
+        """Close every file; closing flushes, so a full disk may only show here: the first failure is raised."""
+        failures = []
+        for file in [*self.files.values(), *self.copy_files.values()]:
+            try:
+                with writing(Path(file.name)):
+                    file.close()
+            except UserError as error:
+                failures.append(error)
+        if failures:
+            raise failures[0]
 
     def finish(self) -> None:
         """Close, rescale if needed, then give every stem its final name."""
-        for file in [*self.files.values(), *self.copy_files.values()]:
-            try:
-                file.close()
-            except (OSError, sf.SoundFileError) as error:
-                raise write_error(Path(file.name), error) from None
+        self.close_files()
         if self.copies and self.peak > 1:
             gain = 1 / self.peak
             list(self.pool.map(lambda stem: self.rewrite(stem, gain), self.paths))
@@ -247,25 +252,17 @@ class SongWriter:
     def rewrite(self, stem: str, gain: float) -> None:
         """The stem again from its float copy, times `gain`."""
         block = round(BLOCK_SECONDS * self.sample_rate)
-        try:
-            with sf.SoundFile(self.copies[stem]) as source, \
-                    self.output.open(self.partials[stem], self.sample_rate, self.channels) as target:
-                for audio in source.blocks(block, dtype="float32", always_2d=True):
-                    target.write(audio * gain)
-        except (OSError, sf.SoundFileError) as error:
-            raise write_error(self.partials[stem], error) from None
+        with writing(self.partials[stem]), sf.SoundFile(self.copies[stem]) as source, \
+                self.output.open(self.partials[stem], self.sample_rate, self.channels) as target:
+            for audio in source.blocks(block, dtype="float32", always_2d=True):
+                target.write(audio * gain)
 
     def discard(self) -> None:
         """Remove this song's temporary files and the folders made for them: nothing of it is left."""
-        for file in [*self.files.values(), *self.copy_files.values()]:
-            try:
-                file.close()
-            except (OSError, sf.SoundFileError):
-                pass  # the file is removed next: a failed flush loses nothing
+        with contextlib.suppress(UserError):  # the files are removed next: a failed flush loses nothing
+            self.close_files()
         for path in [*(self.partials[stem] for stem in self.files), *(self.copies[stem] for stem in self.copy_files)]:
             path.unlink(missing_ok=True)
         for folder in sorted(self.created, key=lambda path: len(path.parts), reverse=True):  # children first
-            try:
+            with contextlib.suppress(OSError):  # not empty: something else is in it
                 folder.rmdir()
-            except OSError:
-                pass  # not empty: something else is in it

@@ -98,9 +98,13 @@ class Separator:
         return RESIDUAL_NAME if self.has_residual else None
 
     @property
+    def separated_names(self) -> list[str]:
+        """The stems taken from the model's output (all but the residual)."""
+        return [self.two_stems] if self.two_stems is not None else self.targets
+
+    @property
     def output_names(self) -> list[str]:
-        targets = [self.two_stems] if self.two_stems is not None else self.targets
-        return targets + ([self.residual_name] if self.residual_name else [])
+        return self.separated_names + ([self.residual_name] if self.residual_name else [])
 
     @torch.inference_mode()
     def masks(self, spectrogram: torch.Tensor) -> torch.Tensor:
@@ -192,7 +196,7 @@ class Separator:
         self.check_source(source)
         rate = self.settings.sample_rate
         model_input = resampled(source, rate)
-        targets = self.output_names[: len(self.output_names) - bool(self.residual_name)]
+        targets = self.separated_names
         pieces = self.separate_blocks(model_input.read, model_input.length)
         # All targets through one resampling stream, so that their pieces stay the same length.
         stacked = (np.concatenate([piece[name] for name in targets]) for piece in pieces)
@@ -293,6 +297,9 @@ def separate_file(separator: Separator, path: Path, paths: dict[str, Path], outp
     source = excerpt(open_audio(path), start, duration)
     separator.check_source(source)
     output.check_rate(source.sample_rate, str(path))
+    if source.sample_rate != separator.settings.sample_rate:
+        logging.info(f"{path.name}: {source.sample_rate} Hz, separated at the model's {separator.settings.sample_rate} "
+                     f"Hz and written at {source.sample_rate} Hz")
     start_time = time.time()
     with SongWriter(paths, output, source.sample_rate, source.channels, str(path)) as writer, \
             tqdm(total=source.seconds, desc=track_name(path), unit="s", bar_format=PROGRESS_FORMAT) as progress:
