@@ -12,14 +12,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import librosa
 import numpy as np
 import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
 from utils.errors import UserError
-from vocal_separation_sanity_check.audio import STFTSettings, stft, stft_tensor
+from vocal_separation_sanity_check.audio import STFTSettings, resample, stft, stft_tensor
 from vocal_separation_sanity_check.metrics import sdr
 from vocal_separation_sanity_check.model import SpectrogramUNet
 from vocal_separation_sanity_check.separator import Separator
@@ -189,8 +188,8 @@ def read_track_excerpt(track: IndexedTrack, targets: list[str], settings: STFTSe
 
 
 def resample_excerpt(audio: np.ndarray, ratio: float, margin: int, length: int) -> np.ndarray:
-    """Resample by 1 / ratio (soxr, as change_speed), drop the margin read for the filter, keep `length`."""
-    resampled = librosa.resample(audio, orig_sr=ratio, target_sr=1.0, res_type="soxr_hq")
+    """Resample by 1 / ratio, drop the margin read for the filter, keep `length` samples."""
+    resampled = resample(audio, ratio, 1.0)
     skip = int(round(margin / ratio))
     out = resampled[:, skip: skip + length]
     return np.pad(out, ((0, 0), (0, length - out.shape[1]))).astype(np.float32)
@@ -325,7 +324,7 @@ def change_speed(audio: np.ndarray, semitones: float, sample_rate: int) -> np.nd
     if semitones == 0:
         return audio
     factor = 2 ** (semitones / 12)
-    return librosa.resample(audio, orig_sr=sample_rate, target_sr=sample_rate / factor, res_type="soxr_hq")
+    return resample(audio, sample_rate, sample_rate / factor)
 
 
 def source_spectrograms(songs, targets: list[str], settings: STFTSettings, max_bin: int,
