@@ -47,7 +47,7 @@ def main() -> None:
     songs = [load_track(track, [target], separator.settings) for track in find_tracks(args.root, args.split)]
     print(f"{len(songs)} songs of {args.root / args.split}, {target}; CPU threads: {torch.get_num_threads()}; "
           "times vary with other load on the machine")
-    separator.separate(songs[0][0][:, : separator.settings.sample_rate])  # warm-up, not timed
+    separator.separate(songs[0][0])  # warm-up (the first pass over a new input shape prepares kernels), not timed
     plain = score(separator, songs, target)
     print(f"shifts 0:            1s-median {plain[0]:6.2f} dB   whole-song {plain[1]:6.2f} dB   {plain[2]:.2f} s/song")
     for shifts in args.shifts:

@@ -143,18 +143,21 @@ class Separator:
         the STFT frames and the pooling can fall on the music; the same for every song of a seed."""
         return np.random.default_rng(self.seed).integers(0, self.grid, self.shifts)
 
-    def separate_shifted(self, read: BlockReader, start: int, stop: int, offsets: np.ndarray) -> dict[str, np.ndarray]:
-        """separate_chunk() of samples [start, stop), averaged over copies delayed by `offsets` (none: one pass)."""
+    def separate_shifted(self, read: BlockReader, start: int, stop: int, length: int,
+                         offsets: np.ndarray) -> dict[str, np.ndarray]:
+        """separate_chunk() of samples [start, stop) of a song `length` long, averaged over copies delayed by
+        `offsets` (none: one plain pass)."""
         if len(offsets) == 0:
             return self.separate_chunk(read(start, stop))
-        widest = int(offsets.max())
-        available = min(start, widest)  # before the song's start the copies are delayed into silence
-        audio = np.pad(read(start - available, stop), ((0, 0), (widest - available, 0)))
+        # Every copy one grid longer than the chunk, whatever its offset: one input shape for all copies, so the
+        # CPU's kernels made for the first are reused (a new shape costs about as much as the chunk itself).
+        first, last = max(0, start - self.grid), min(length, stop + self.grid)
+        audio = np.pad(read(first, last), ((0, 0), (first - (start - self.grid), stop + self.grid - last)))
         total: dict[str, np.ndarray] = {}
         for offset in offsets:
-            sources = self.separate_chunk(audio[:, widest - offset:])
-            for name, separated in sources.items():
-                total[name] = total.get(name, 0) + separated[:, offset:]
+            copy = audio[:, self.grid - offset: self.grid - offset + stop - start + self.grid]
+            for name, separated in self.separate_chunk(copy).items():
+                total[name] = total.get(name, 0) + separated[:, offset: offset + stop - start]
         return {name: separated / len(offsets) for name, separated in total.items()}
 
     def separate_blocks(self, read: BlockReader, length: int) -> Iterator[dict[str, np.ndarray]]:
@@ -171,7 +174,7 @@ class Separator:
             out_stop = min(length, (k + 1) * self.chunk)
             in_start = max(0, out_start - self.context)
             in_stop = min(length, out_stop + self.context)
-            sources = self.separate_shifted(read, in_start, in_stop, offsets)
+            sources = self.separate_shifted(read, in_start, in_stop, length, offsets)
             piece = {name: audio[:, out_start - in_start: out_stop - in_start] for name, audio in sources.items()}
             if k > 0:
                 for name, audio in piece.items():

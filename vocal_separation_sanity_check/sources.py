@@ -7,6 +7,7 @@ and resample_blocks() takes the separated stems back to the song's rate, so a 48
 of exactly its length without ever being held whole.
 """
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -20,7 +21,7 @@ from vocal_separation_sanity_check.audio import RESAMPLE_QUALITY, check_finite, 
 
 # A block reader returns samples [start, stop) of a song as float32 (channels, samples).
 BlockReader = Callable[[int, int], np.ndarray]
-INPUT_BLOCK_SECONDS = 1.0  # how much of the song resampled() decodes at a time
+INPUT_BLOCK_SECONDS = 1.0  # how much more than asked for resampled() decodes, for the resampler's delay
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,10 @@ class ResampledReader:
     def __call__(self, start: int, stop: int) -> np.ndarray:
         if start < self.buffer_start:
             raise ValueError(f"blocks must be read in increasing order ({start} < {self.buffer_start})")
-        step = round(INPUT_BLOCK_SECONDS * self.source.sample_rate)
         while self.buffer_start + self.buffer.shape[1] < stop and self.consumed < self.source.length:
+            # What this block still lacks, in one read (plus a little for the resampler's delay)
+            missing = (stop - self.buffer_start - self.buffer.shape[1]) * self.source.sample_rate / self.sample_rate
+            step = math.ceil(missing) + round(INPUT_BLOCK_SECONDS * self.source.sample_rate)
             block = self.source.read(self.consumed, min(self.source.length, self.consumed + step))
             self.consumed += block.shape[1]
             out = self.stream.resample_chunk(block.T, last=self.consumed >= self.source.length).T
