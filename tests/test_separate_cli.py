@@ -128,7 +128,7 @@ def test_filename_templates_place_the_stems(tmp_path):
     result = run_separate("-m", model, "-i", files[0], "-o", tmp_path / "out", "--filename", "{track}_{stem}.{ext}")
     assert result.returncode == 0, result.stderr
     assert files_under(tmp_path / "out") == ["a_accompaniment.wav", "a_vocals.wav"]
-    assert f"-> {tmp_path / 'out'}/{{a_vocals,a_accompaniment}}.wav" in result.stderr
+    assert f"-> {tmp_path / 'out' / 'a_vocals.wav'}, {tmp_path / 'out' / 'a_accompaniment.wav'}" in result.stderr
 
 
 def write_input(path, audio, rate, subtype):

@@ -130,11 +130,11 @@ def output_paths(files: list[Path], out_dir: Path, template: str, stems: list[st
 
 
 def describe(paths: dict[str, Path]) -> str:
-    """out/song/{vocals,accompaniment}.wav when the stems share a folder and extension, else every path."""
+    """out/song/{vocals,accompaniment}.wav for stems named <stem>.<ext> in one folder, else every path."""
     folders = {path.parent for path in paths.values()}
     suffixes = {path.suffix for path in paths.values()}
-    if len(folders) == 1 and len(suffixes) == 1:
-        return f"{folders.pop()}/{{{','.join(path.stem for path in paths.values())}}}{suffixes.pop()}"
+    if len(folders) == 1 and len(suffixes) == 1 and all(path.stem == stem for stem, path in paths.items()):
+        return f"{folders.pop()}/{{{','.join(paths)}}}{suffixes.pop()}"
     return ", ".join(map(str, paths.values()))
 
 
