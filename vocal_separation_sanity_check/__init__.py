@@ -8,6 +8,8 @@ Library modules (import them from anywhere once the repository root is on the pa
     filtering   multichannel Wiener filtering of masked estimates
     model       SpectrogramUNet, the U-Net wrapped for spectrograms
     separator   Separator (a model with its STFT settings and targets) and the separator checkpoint format
+    sources     songs read in blocks at any sample rate, in bounded memory (what the separator reads)
+    outputs     writing stems: formats, bit depths, clipping, file-name templates, never half-written
     training    the remix dataset, learning-rate schedule and weight averaging used by train_separator.py
     demo_songs  the multitrack song synthesizer behind make_demo_songs.py
 
