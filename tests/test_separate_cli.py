@@ -3,19 +3,23 @@ format, two stems, excerpts, shifts; outputs that are never half-written (Ctrl-C
 song that fails midway); every bad input one line. Files are read back and checked, never just listed."""
 import logging
 import resource
+import shutil
 import signal
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from conftest import start_interruptible
 from separator_helpers import (RATE, SCRIPT, error_lines, run_separate, save_tiny_checkpoint, song,
                                tiny_separator)
+from utils.checkpoint import save_checkpoint
 from utils.errors import UserError
 from vocal_separation_sanity_check.audio import resample, write_audio
-from vocal_separation_sanity_check.outputs import OutputFormat, output_paths
+from vocal_separation_sanity_check.outputs import OutputFormat, output_paths, writing
 from vocal_separation_sanity_check.separator import separate_file
 
 FOUR_STEMS = ["vocals", "drums", "bass", "other"]
@@ -193,8 +197,6 @@ def limit_file_size():
 
 
 def test_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing(tmp_path):
-    import subprocess
-
     model = save_tiny_checkpoint(tmp_path / "vocals.pth", ["vocals"])
     write_audio(tmp_path / "song.wav", song(4.0), RATE)  # 700 kB of 16-bit stereo per stem
     result = subprocess.run([sys.executable, str(SCRIPT), "-m", str(model), "-i", str(tmp_path / "song.wav"),
@@ -204,6 +206,16 @@ def test_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing(tmp_path):
     assert len(errors) == 1 and errors[0].startswith(f"ERROR: {tmp_path / 'out' / 'song'}/"), result.stderr
     assert "cannot write" in errors[0] and "MB free there" in errors[0]
     assert not (tmp_path / "out").exists()  # the folders made for the song went with its files
+
+
+def test_a_write_failure_on_a_disk_without_room_says_the_disk_is_full(tmp_path, monkeypatch):
+    """libsndfile calls every failed write "System error."; the free space tells a full disk apart."""
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 0))
+    with pytest.raises(UserError) as error:
+        with writing(tmp_path / "vocals.wav.partial"):
+            raise sf.LibsndfileError(2)
+    assert str(error.value) == (f"{tmp_path / 'vocals.wav.partial'}: cannot write (the disk is full); give an -o "
+                                "that you can write to, on a disk with room (0 MB free there)")
 
 
 def test_an_unwritable_output_folder_is_one_line_naming_it(tmp_path):
@@ -291,9 +303,6 @@ def test_cli_bad_inputs_give_one_error_line(tmp_path, case, message):
     write_audio(song_path, song(1.0), RATE)
     inputs, flags = [song_path], []
     if case == "image checkpoint":
-        from utils.checkpoint import save_checkpoint
-        import torch
-
         model = tmp_path / "image.pth"
         save_checkpoint({"inc.double_conv.0.weight": torch.zeros(1), "mask_values": [0, 1]}, model)
     elif case == "not a checkpoint":

@@ -145,9 +145,11 @@ def writing(path: Path):
     try:
         yield
     except (OSError, sf.SoundFileError) as error:
-        reason = getattr(error, "strerror", None) or getattr(error, "error_string", None) or type(error).__name__
         folder = next((parent for parent in path.parents if parent.exists()), Path("."))
         free = shutil.disk_usage(folder).free / 1e6
+        # libsndfile reports a full disk as "System error.": the free space says what it was
+        reason = "the disk is full" if free < 1 else (
+            getattr(error, "strerror", None) or getattr(error, "error_string", None) or type(error).__name__)
         raise UserError(f"{path}: cannot write ({reason}); give an -o that you can write to, on a disk with room "
                         f"({free:,.0f} MB free there)") from None
 
