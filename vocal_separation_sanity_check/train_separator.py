@@ -112,7 +112,7 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="Random seed")
     parser.add_argument("--workers", "-w", type=int, default=None,
                         help="DataLoader worker processes that read and remix examples (default: 0 for data in RAM; "
-                             "for streamed data 1 on a CPU, 8 on a GPU)")
+                             "for streamed data 1 on a CPU, up to 8 on a GPU)")
     parser.add_argument("--data", choices=["auto", "memory", "stream"], default="auto",
                         help="Training data: spectrograms in RAM (small sets), streamed from disk, or auto (RAM when "
                              "they fit in 2 GB and a quarter of the RAM)")
