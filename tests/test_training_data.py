@@ -168,3 +168,13 @@ def test_memory_does_not_grow_with_the_number_of_tracks(tmp_path):
         peaks[count] = int(peak)
         assert kind == "stream" and int(tracks) == count
     assert peaks[60] - peaks[3] < 40, peaks  # MB
+
+
+def test_a_streamed_source_reads_only_its_own_files(root):
+    track = index_track(find_tracks(root, "train")[0], ["vocals", "accompaniment"])
+    assert track.files_for(["vocals"], with_mixture=False) == ["vocals"]  # a remixed vocal: one file
+    assert track.files_for(["vocals"], with_mixture=True) == ["mixture", "vocals"]  # the rest needs the mixture
+    assert track.files_for(["accompaniment"], with_mixture=False) == ["drums", "bass", "other"]
+    pair = type(track)(track.name, {"mixture": track.paths["mixture"], "vocals": track.paths["vocals"]},
+                       track.sample_rate, track.channels, track.frames)
+    assert pair.files_for(["accompaniment"], with_mixture=False) == ["mixture", "vocals"]  # mixture - vocals

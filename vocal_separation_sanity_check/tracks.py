@@ -197,6 +197,17 @@ class IndexedTrack:
     channels: int
     frames: int  # samples per channel, at sample_rate
 
+    def files_for(self, targets: list[str], with_mixture: bool) -> list[str]:
+        """The keys of `paths` that make `targets` (combine_sources), plus the mixture when asked for."""
+        stems = [name for name in self.paths if name != "mixture"]
+        needs_mixture = "accompaniment" in targets and not all(name in stems for name in ACCOMPANIMENT_STEMS)
+        wanted = set()
+        for target in targets:
+            wanted |= set(ACCOMPANIMENT_STEMS if target == "accompaniment" else (target,)) & set(stems)
+        if "accompaniment" in targets and needs_mixture:
+            wanted.add("vocals")
+        return (["mixture"] if with_mixture or needs_mixture else []) + [name for name in stems if name in wanted]
+
 
 def read_header(path: Path):
     """soundfile's header of `path` (samplerate, channels, frames); an unreadable file is a UserError naming it."""

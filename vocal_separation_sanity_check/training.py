@@ -171,19 +171,22 @@ def read_excerpt(path: Path, start: int, length: int, stop: int) -> np.ndarray:
 
 
 def read_track_excerpt(track: IndexedTrack, targets: list[str], settings: STFTSettings, start: int, length: int,
-                       usable: int, semitones: float = 0.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                       usable: int, semitones: float = 0.0,
+                       files: list[str] | None = None) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
     """Stereo mixture (2, length) and {target: (2, length)} of `track` played `semitones` faster, at the model's
-    rate, from output sample `start`; the file's samples from `usable` on count as silence (held out)."""
+    rate, from output sample `start`; the file's samples from `usable` on count as silence (held out).
+    `files` limits the reading to those of track.paths (the mixture is then None unless among them)."""
     # File samples per output sample: the speed change and the file's own rate in one resampling.
     ratio = 2 ** (semitones / 12) * track.sample_rate / settings.sample_rate
     margin = 0 if ratio == 1 else RESAMPLE_MARGIN
     file_start = int(np.floor(start * ratio)) - margin
     file_length = int(np.ceil(length * ratio)) + 2 * margin
-    audio = {name: read_excerpt(path, file_start, file_length, usable) for name, path in track.paths.items()}
+    paths = track.paths if files is None else {name: track.paths[name] for name in files}
+    audio = {name: read_excerpt(path, file_start, file_length, usable) for name, path in paths.items()}
     if ratio != 1:
         audio = {name: resample_excerpt(signal, ratio, margin, length) for name, signal in audio.items()}
     audio = {name: np.repeat(signal, 2, axis=0) if signal.shape[0] == 1 else signal for name, signal in audio.items()}
-    mixture = audio.pop("mixture")
+    mixture = audio.pop("mixture", None)
     return mixture, combine_sources(mixture, audio, targets)
 
 
@@ -215,10 +218,9 @@ class SpectrogramCache:
         """Every song at its own speed."""
         return [song for index, song in enumerate(self.spectrograms) if self.shifts[index % len(self.shifts)] == 0]
 
-    def patch(self, song: int, start: int, patch_frames: int) -> dict[str, np.ndarray]:
+    def patch(self, song: int, start: int, patch_frames: int, sources: list[str]) -> dict[str, np.ndarray]:
         """{source: complex (2, max_bin, patch_frames)}: frames [start, start + patch_frames) of the song."""
-        return {name: spectrogram[:, :, start: start + patch_frames]
-                for name, spectrogram in self.spectrograms[song].items()}
+        return {name: self.spectrograms[song][name][:, :, start: start + patch_frames] for name in sources}
 
 
 class AudioExcerpts:
@@ -246,15 +248,20 @@ class AudioExcerpts:
         ratio = 2 ** (semitones / 12) * track.sample_rate / self.settings.sample_rate
         return 1 + int(np.ceil(self.usable[song // len(self.shifts)] / ratio)) // self.settings.hop_length
 
-    def patch(self, song: int, start: int, patch_frames: int) -> dict[str, np.ndarray]:
+    def patch(self, song: int, start: int, patch_frames: int, sources: list[str]) -> dict[str, np.ndarray]:
         """{source: float32 audio (2, n_fft + (patch_frames - 1) * hop)} whose STFT (center=False) is frames
-        [start, start + patch_frames) of the song."""
+        [start, start + patch_frames) of the song. Only the files those sources are made of are read: targets
+        taken alone need no mixture (a remix takes its vocal from one song, the rest from another)."""
         index, settings = song // len(self.shifts), self.settings
+        track = self.tracks[index]
+        targets = [name for name in sources if name != REST] if REST not in sources else self.targets
+        files = track.files_for(targets, with_mixture=REST in sources)
         length = settings.n_fft + (patch_frames - 1) * settings.hop_length
-        mixture, sources = read_track_excerpt(self.tracks[index], self.targets, settings,
-                                              start * settings.hop_length - settings.n_fft // 2, length,
-                                              self.usable[index], self.shifts[song % len(self.shifts)])
-        return {**{name: sources[name] for name in self.targets}, REST: mixture - sum(sources.values())}
+        mixture, parts = read_track_excerpt(track, targets, settings, start * settings.hop_length - settings.n_fft // 2,
+                                            length, self.usable[index], self.shifts[song % len(self.shifts)], files)
+        if REST in sources:
+            parts[REST] = mixture - sum(parts[name] for name in self.targets)
+        return {name: parts[name] for name in sources}
 
 
 class RemixDataset(Dataset):
@@ -289,14 +296,20 @@ class RemixDataset(Dataset):
         # Remixing always is the default: it scored higher than half the time (docs/separator-experiments.md).
         remix = rng.random() < self.remix_probability
         position = self.random_position(rng)
-        patches, read = [], {}
+        draws = []  # (source, position, gain, swap), drawn in a fixed order: the same for both kinds of data
         for source in self.sources:
             if remix:
                 position = self.random_position(rng)
-            if position not in read:  # one read per song and time, whichever sources come from it
-                read[position] = self.data.patch(*position, self.patch_frames)
-            patch = read[position][source] * np.float32(rng.uniform(*GAIN_RANGE))
-            patches.append(patch[::-1] if rng.random() < 0.5 else patch)  # swap left and right
+            draws.append((source, position, np.float32(rng.uniform(*GAIN_RANGE)), rng.random() < 0.5))
+        wanted: dict[tuple[int, int], list[str]] = {}
+        for source, position, _, _ in draws:
+            wanted.setdefault(position, []).append(source)
+        # One read per song and time, of just the sources taken from it (streamed: only their files).
+        read = {position: self.data.patch(*position, self.patch_frames, sources) for position, sources in wanted.items()}
+        patches = []
+        for source, position, gain, swap in draws:
+            patch = read[position][source] * gain
+            patches.append(patch[::-1] if swap else patch)  # swap left and right
         item = torch.from_numpy(np.ascontiguousarray(np.stack(patches)))
         if self.spectrograms_of is not None and not item.is_complex():
             settings, max_bin = self.spectrograms_of
