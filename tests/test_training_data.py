@@ -178,3 +178,16 @@ def test_a_streamed_source_reads_only_its_own_files(root):
     pair = type(track)(track.name, {"mixture": track.paths["mixture"], "vocals": track.paths["vocals"]},
                        track.sample_rate, track.channels, track.frames)
     assert pair.files_for(["accompaniment"], with_mixture=False) == ["mixture", "vocals"]  # mixture - vocals
+
+
+def test_input_normalization_is_measured_on_streamed_excerpts_too(root):
+    from vocal_separation_sanity_check.model import SpectrogramUNet
+    from vocal_separation_sanity_check.training import input_statistics, mixture_spectrograms
+
+    _, memory, stream = plans(root, [-1.0, 0.0, 1.0])
+    model = SpectrogramUNet(1, max_bin=128, base_channels=4)
+    whole = input_statistics(model, mixture_spectrograms(memory))  # every song, whole
+    excerpts = input_statistics(model, mixture_spectrograms(stream))  # excerpts at the original speed
+    for measured, expected in zip(excerpts, whole):
+        assert measured.shape == (model.row_count(128),) and torch.isfinite(measured).all()
+        torch.testing.assert_close(measured, expected, atol=0.15, rtol=0.15)  # the same songs, sampled

@@ -376,7 +376,7 @@ def mixture_spectrograms(data: "SpectrogramCache | AudioExcerpts") -> list[torch
         frames = data.frames(song)
         patch_frames = min(STATISTICS_PATCH_FRAMES, frames)
         start = (frames - patch_frames) * (number % 4) // 3  # four positions through each song
-        audio = sum(data.patch(song, start, patch_frames).values())
+        audio = sum(data.patch(song, start, patch_frames, data.targets + [REST]).values())
         spectrograms.append(stft_tensor(torch.from_numpy(audio), data.settings, center=False))
     return spectrograms
 
