@@ -91,7 +91,7 @@ def validation_excerpt(track: IndexedTrack, targets: list[str], settings: STFTSe
 def drop_short_tracks(tracks: list[IndexedTrack], patch_frames: int, shifts: list[float], usable_fraction: float,
                       settings: STFTSettings) -> list[IndexedTrack]:
     """Tracks long enough for a patch at every speed; the others are skipped with a warning naming them."""
-    fastest = 2 ** (max(shifts) / 12)
+    fastest = speed_factor(max(shifts))
     def frames(track: IndexedTrack) -> int:
         return int(track.frames * usable_fraction * settings.sample_rate / track.sample_rate / fastest
                    / settings.hop_length)
@@ -112,7 +112,7 @@ def cache_bytes(tracks: list[IndexedTrack], n_sources: int, settings: STFTSettin
     """RAM the SpectrogramCache would take: complex64 (2, max_bin, frames) per source, song and speed."""
     seconds = sum(track.frames / track.sample_rate for track in tracks) * usable_fraction
     frames = seconds * settings.sample_rate / settings.hop_length
-    return frames * sum(2 ** (-semitones / 12) for semitones in shifts) * 2 * max_bin * 8 * n_sources
+    return frames * sum(1 / speed_factor(semitones) for semitones in shifts) * 2 * max_bin * 8 * n_sources
 
 
 def memory_budget() -> float:
@@ -141,6 +141,16 @@ def build_training_data(data: TrainingData, targets: list[str], settings: STFTSe
 def usable_samples(track: IndexedTrack, data: TrainingData, settings: STFTSettings) -> int:
     """Length at the model's rate of the part of a training track that is trained on."""
     return int(int(track.frames * data.usable_fraction) * settings.sample_rate / track.sample_rate)
+
+
+def speed_factor(semitones: float) -> float:
+    """How much faster a song plays `semitones` higher, like a tape: 2 ** (1/12) per semitone."""
+    return 2 ** (semitones / 12)
+
+
+def file_samples_per_output_sample(track: IndexedTrack, semitones: float, settings: STFTSettings) -> float:
+    """The speed change and the file's own rate in one ratio: one resampling does both."""
+    return speed_factor(semitones) * track.sample_rate / settings.sample_rate
 
 
 def speed_shifts(max_semitones: int) -> list[float]:
@@ -177,7 +187,7 @@ def read_track_excerpt(track: IndexedTrack, targets: list[str], settings: STFTSe
     rate, from output sample `start`; the file's samples from `usable` on count as silence (held out).
     `files` limits the reading to those of track.paths (the mixture is then None unless among them)."""
     # File samples per output sample: the speed change and the file's own rate in one resampling.
-    ratio = 2 ** (semitones / 12) * track.sample_rate / settings.sample_rate
+    ratio = file_samples_per_output_sample(track, semitones, settings)
     margin = 0 if ratio == 1 else RESAMPLE_MARGIN
     file_start = int(np.floor(start * ratio)) - margin
     file_length = int(np.ceil(length * ratio)) + 2 * margin
@@ -245,7 +255,7 @@ class AudioExcerpts:
     def frames(self, song: int) -> int:
         """STFT frames of the song's usable part at its speed, as the in-memory cache would hold them."""
         track, semitones = self.tracks[song // len(self.shifts)], self.shifts[song % len(self.shifts)]
-        ratio = 2 ** (semitones / 12) * track.sample_rate / self.settings.sample_rate
+        ratio = file_samples_per_output_sample(track, semitones, self.settings)
         return 1 + int(np.ceil(self.usable[song // len(self.shifts)] / ratio)) // self.settings.hop_length
 
     def patch(self, song: int, start: int, patch_frames: int, sources: list[str]) -> dict[str, np.ndarray]:
@@ -336,7 +346,7 @@ def change_speed(audio: np.ndarray, semitones: float, sample_rate: int) -> np.nd
     """Play (channels, samples) faster or slower, like a tape: pitch moves by `semitones`, tempo with it."""
     if semitones == 0:
         return audio
-    factor = 2 ** (semitones / 12)
+    factor = speed_factor(semitones)
     return resample(audio, sample_rate, sample_rate / factor)
 
 
