@@ -1,0 +1,121 @@
+"""benchmarks/photo_sets.py builds the real-photo benchmark sets: Carvana layout, 0/255 masks, and test images
+made only of photographs that no training image uses. Checked on stand-in photographs of one flat colour each,
+so every pixel of a built image tells which photograph it came from."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from benchmarks import benchmark_photos
+from benchmarks.photo_sets import PhotoPools, build_photo_set
+from utils.data_loading import BasicDataset, load_image, mask_to_array
+from utils.errors import UserError
+
+# Two flat-coloured stand-in photographs per pool, every colour far from every other.
+POOL_COLOURS = {
+    "train_objects": [(250, 20, 20), (250, 250, 20)],
+    "train_backgrounds": [(20, 20, 250), (20, 250, 250)],
+    "test_objects": [(250, 20, 250), (250, 250, 250)],
+    "test_backgrounds": [(20, 250, 20), (20, 20, 20)],
+}
+
+
+@pytest.fixture(scope="module")
+def pools(tmp_path_factory) -> PhotoPools:
+    folder = tmp_path_factory.mktemp("photos")
+    paths = {}
+    for pool, colours in POOL_COLOURS.items():
+        paths[pool] = []
+        for index, colour in enumerate(colours):
+            path = folder / f"{pool}_{index}.jpg"
+            Image.new("RGB", (640, 480), colour).save(path, quality=95)
+            paths[pool].append(path)
+    return PhotoPools(**{pool: tuple(files) for pool, files in paths.items()})
+
+
+@pytest.fixture(scope="module")
+def photo_set(pools, tmp_path_factory):
+    return build_photo_set(tmp_path_factory.mktemp("set") / "photos8", n_train=8, n_test=4, seed=0, pools=pools)
+
+
+def test_carvana_layout_with_0_255_masks_the_dataset_reads(photo_set):
+    for split, count in (("train", 8), ("test", 4)):
+        images = sorted((photo_set / split / "imgs").iterdir())
+        masks = sorted((photo_set / split / "masks").iterdir())
+        assert [p.name for p in images] == [f"photo_{i:04d}.jpg" for i in range(count)]
+        assert [p.name for p in masks] == [f"photo_{i:04d}_mask.gif" for i in range(count)]
+        for image_file, mask_file in zip(images, masks):
+            assert load_image(image_file).size == (300, 200)
+            values = np.unique(mask_to_array(load_image(mask_file)))
+            assert values.tolist() == [0, 255], mask_file
+        dataset = BasicDataset(photo_set / split / "imgs", photo_set / split / "masks")
+        assert dataset.mask_values == [0, 255] and len(dataset) == count
+
+
+def _nearest_pool(pixels: np.ndarray) -> set[str]:
+    """The pools whose colours the pixels are closest to."""
+    names = [pool for pool, colours in POOL_COLOURS.items() for _ in colours]
+    colours = np.array([c for colours in POOL_COLOURS.values() for c in colours], dtype=np.float32)
+    distances = np.linalg.norm(pixels[:, None, :].astype(np.float32) - colours[None], axis=2)
+    return {names[i] for i in np.unique(distances.argmin(axis=1))}
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_objects_and_backgrounds_come_from_their_own_pools(photo_set, split):
+    """Away from the object edges (where the two blend) every object pixel has an object photograph's colour
+    and every background pixel a background photograph's, of this split's pools only."""
+    for image_file in sorted((photo_set / split / "imgs").iterdir()):
+        image = np.asarray(load_image(image_file).convert("RGB"))
+        mask = mask_to_array(load_image(photo_set / split / "masks" / f"{image_file.stem}_mask.gif")) > 0
+        inside = ndimage.binary_erosion(mask, iterations=3)
+        outside = ndimage.binary_erosion(~mask, iterations=3)
+        assert _nearest_pool(image[outside]) == {f"{split}_backgrounds"}, image_file
+        if inside.any():
+            assert _nearest_pool(image[inside]) == {f"{split}_objects"}, image_file
+
+
+def test_objects_vary_in_size_and_position(photo_set):
+    masks = [mask_to_array(load_image(p)) > 0 for p in sorted((photo_set / "train" / "masks").iterdir())]
+    areas = [m.mean() for m in masks]
+    centres = [np.argwhere(m).mean(axis=0) for m in masks]
+    assert all(0.005 < a < 0.6 for a in areas)
+    assert max(areas) > 2 * min(areas)
+    assert np.ptp([c[1] for c in centres]) > 50
+
+
+def test_a_second_build_reuses_the_set_and_other_settings_rebuild_it(photo_set, pools, tmp_path):
+    before = {p: p.stat().st_mtime_ns for p in photo_set.rglob("*") if p.is_file()}
+    build_photo_set(photo_set, n_train=8, n_test=4, seed=0, pools=pools)
+    assert {p: p.stat().st_mtime_ns for p in photo_set.rglob("*") if p.is_file()} == before
+    # The same seed elsewhere gives the same pixels (deterministic); a larger set starts with the smaller one.
+    larger = build_photo_set(tmp_path / "photos10", n_train=10, n_test=4, seed=0, pools=pools)
+    for name in ("train/imgs/photo_0007.jpg", "test/masks/photo_0003_mask.gif"):
+        assert (larger / name).read_bytes() == (photo_set / name).read_bytes()
+    assert json.loads((larger / "set.json").read_text())["settings"]["train"] == 10
+
+
+def test_overlapping_pools_and_missing_photographs_are_refused(pools, tmp_path):
+    shared = PhotoPools(pools.train_objects, pools.train_backgrounds, pools.train_objects[:1], pools.test_backgrounds)
+    with pytest.raises(UserError, match="in both photo pools train_objects and test_objects"):
+        build_photo_set(tmp_path / "shared", 2, 1, 0, shared)
+    missing = PhotoPools(pools.train_objects, (tmp_path / "gone.jpg",), pools.test_objects, pools.test_backgrounds)
+    with pytest.raises(UserError, match="gone.jpg: photograph not found .* apt-get install mate-backgrounds"):
+        build_photo_set(tmp_path / "missing", 2, 1, 0, missing)
+
+
+def test_benchmark_reads_the_scripts_figures():
+    train_output = ("Epoch 1/2: Loss = 1.2, validation Dice = 0.500\r progress\r"
+                    "Epoch 2/2: Loss = 0.9, validation Dice = 0.612\nINFO: done")
+    assert benchmark_photos.last_validation_dice(train_output) == 0.612
+    assert benchmark_photos.last_validation_dice("Epoch 1/1: Loss = 1.2\n") is None
+    evaluation = "image  Dice  IoU\nphoto_0000  0.9000  0.8000\nmean        0.8512  0.7500   (20 images)\n"
+    assert benchmark_photos.mean_dice(evaluation) == 0.8512
+
+
+def test_benchmark_refuses_bad_flags():
+    with pytest.raises(UserError, match="--sets 1 60: every size must be at least 2"):
+        benchmark_photos.get_args(["--work", "w", "--sets", "1", "60"])
+    with pytest.raises(UserError, match="--epochs 0"):
+        benchmark_photos.get_args(["--work", "w", "--epochs", "0"])
