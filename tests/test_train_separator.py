@@ -173,13 +173,13 @@ def test_speed_change_moves_pitch_and_length_together():
     assert change_speed(tone, -2, rate).shape[1] == round(rate * 2 ** (2 / 12))
 
 
-def test_data_auto_streams_what_would_not_fit_in_ram(songs, monkeypatch, caplog):
+def test_data_auto_streams_to_a_gpu_what_would_not_fit_in_ram(songs, monkeypatch, caplog):
     caplog.set_level("INFO")
     plan = training.plan_training_data(songs, ["vocals"], DEFAULT_STFT, 10, 14)
     assert training.build_training_data(plan, ["vocals"], DEFAULT_STFT, 512, [0.0], "auto").kind == "memory"
     assert "Training data: spectrograms in RAM (" in caplog.text
     monkeypatch.setattr(training, "physical_memory", lambda: 8 * 2**20)  # a quarter of it: 2 MB
-    assert training.build_training_data(plan, ["vocals"], DEFAULT_STFT, 512, [0.0], "auto").kind == "stream"
+    assert training.build_training_data(plan, ["vocals"], DEFAULT_STFT, 512, [0.0], "auto", "cuda").kind == "stream"
     assert "Training data: streamed from disk (3 tracks; in RAM their spectrograms would take" in caplog.text
 
 
@@ -197,13 +197,14 @@ def test_a_new_run_refuses_a_folder_holding_another_run_unless_overwrite(songs, 
     assert load(tmp_path / "last.pth")["args"]["seed"] == 1
 
 
-def test_ctrl_c_saves_interrupted_pth_and_exits_130(songs, tmp_path):
-    """SIGINT to a real run, as Ctrl-C sends it."""
+@pytest.mark.parametrize("data", ["auto", "pool"])
+def test_ctrl_c_saves_interrupted_pth_and_exits_130(songs, tmp_path, data):
+    """SIGINT to a real run, as Ctrl-C sends it; also while a pool's background process makes segments."""
     import signal
     import time
 
     command = [sys.executable, str(SCRIPT), "--root", str(songs), "--checkpoint-dir", str(tmp_path),
-               "--samples-per-epoch", "8", *TINY]
+               "--samples-per-epoch", "8", "--data", data, *TINY]
     process = start_interruptible(command)
     lines = []
     for line in process.stderr:  # wait until a first epoch has been saved

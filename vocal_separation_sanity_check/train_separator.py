@@ -38,8 +38,9 @@ from vocal_separation_sanity_check.model import (DEFAULT_BASE_CHANNELS, DEFAULT_
                                                  SpectrogramUNet)
 from vocal_separation_sanity_check.separator import Separator, read_training_checkpoint, save_separator
 from vocal_separation_sanity_check.tracks import TARGET_NAMES
-from vocal_separation_sanity_check.training import (PRESETS, RemixDataset, build_training_data, default_workers, drop_short_tracks,
-                                                    ema_with_warmup, input_statistics, learning_rate,
+from vocal_separation_sanity_check.training import (PRESETS, PoolPlan, RemixDataset, build_training_data,
+                                                    default_workers, drop_short_tracks, ema_with_warmup,
+                                                    input_statistics, learning_rate, loader_workers,
                                                     mixture_spectrograms, model_inputs, plan_training_data,
                                                     speed_shifts, validate, worker_error_message)
 
@@ -111,11 +112,12 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", "-d", default=None, help="cpu, cuda, cuda:N or mps (default: the best available)")
     parser.add_argument("--seed", type=int, default=0, help="Random seed")
     parser.add_argument("--workers", "-w", type=int, default=None,
-                        help="DataLoader worker processes that read and remix examples (default: 0 for data in RAM; "
-                             "for streamed data 1 on a CPU, up to 8 on a GPU)")
-    parser.add_argument("--data", choices=["auto", "memory", "stream"], default="auto",
-                        help="Training data: spectrograms in RAM (small sets), streamed from disk, or auto (RAM when "
-                             "they fit in 2 GB and a quarter of the RAM)")
+                        help="Processes that read audio: DataLoader workers for streamed data, background processes "
+                             "for a pool (default: 1 on a CPU, up to 8 on a GPU; none for data in RAM)")
+    parser.add_argument("--data", choices=["auto", "memory", "pool", "stream"], default="auto",
+                        help="Training data: spectrograms in RAM (small sets), a pool of random segments' spectrograms "
+                             "renewed every epoch, or audio streamed from disk; auto: RAM when they fit in 2 GB and "
+                             "a quarter of the RAM, else a pool on a CPU and streaming on a GPU")
     parser.add_argument("--valid-seconds", type=float, default=10.0,
                         help="Length of each validation excerpt (the held-out end of a song may be shorter)")
     parser.add_argument("--valid-tracks", type=int, default=14,
@@ -171,13 +173,17 @@ def main(argv: list[str] | None = None) -> None:
     logging.info(f"{len(plan.train)} training songs, {len(plan.validation)} validation excerpts from "
                  f"{plan.validation_source}, targets {' '.join(args.targets)}")
 
-    # 3. Training examples: spectrograms in RAM for small sets, audio streamed from disk for large ones
+    # 3. Training examples: spectrograms in RAM for small sets; for large ones a pool of segments renewed in the
+    #    background (CPU) or audio streamed from disk by DataLoader workers (GPU)
     max_bin = min(args.max_bin, settings.n_bins)
-    data = build_training_data(plan, args.targets, settings, max_bin, shifts, args.data)
-    workers = args.workers if args.workers is not None else default_workers(data.kind, device)
+    seed = args.seed * 1000 + rank  # every process draws its own examples
+    readers = args.workers if args.workers is not None else default_workers(device)
+    pool = PoolPlan.for_training(args.samples_per_epoch // world_size, args.patch_frames, settings, readers, seed)
+    data = build_training_data(plan, args.targets, settings, max_bin, shifts, args.data, device.type, pool)
+    workers = loader_workers(data.kind, args.workers, device)
     stft_in_workers = data.kind == "stream" and device.type == "cpu" and workers > 0
     dataset = RemixDataset(data, args.targets, args.patch_frames, args.samples_per_epoch // world_size,
-                           seed=args.seed * 1000 + rank, spectrograms_of=(settings, max_bin) if stft_in_workers else None)
+                           seed=seed, spectrograms_of=(settings, max_bin) if stft_in_workers else None)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=False, num_workers=workers, drop_last=True,
                         pin_memory=device.type == "cuda", persistent_workers=workers > 0)
     if len(loader) == 0:
@@ -230,10 +236,10 @@ def main(argv: list[str] | None = None) -> None:
     first_step_seconds, steps, training_seconds, waiting_seconds = None, 0, 0.0, 0.0  # for the speed line at the end
     try:
         for epoch in range(start_epoch + 1, args.epochs + 1):
-            dataset.epoch = epoch
             model.train()
             losses = []
             epoch_start = waiting_since = time.time()
+            dataset.set_epoch(epoch)  # a pool may wait here for its new segments: counted as waiting for data
             with tqdm(loader, desc=f"Epoch {epoch}/{args.epochs}", unit="batch", disable=not is_main, leave=False) as bar:
                 for step, batch in enumerate(bar):
                     step_start = time.time()
@@ -307,6 +313,8 @@ def main(argv: list[str] | None = None) -> None:
         cleanup_distributed()
         raise
     finally:
+        if data.kind == "pool":
+            data.close()
         if wandb_run:
             wandb_run.finish()
 

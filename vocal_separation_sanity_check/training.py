@@ -4,11 +4,16 @@ the input normalization, the learning-rate schedule and the running average of t
 Every training example is a new mixture: each source is drawn from a random song, speed and position, with a
 random gain and random left/right swap (Open-Unmix, Spleeter), so 6 songs give endless training data.
 The complex STFT of every source, at every speed, is computed once and kept in RAM: the STFT is linear, so adding
-scaled source spectrograms is exactly the spectrogram of the remixed audio.
+scaled source spectrograms is exactly the spectrogram of the remixed audio. Sets too large for that are streamed
+from disk (a GPU: DataLoader workers read excerpts, the STFT runs on the GPU) or, on a CPU, drawn from a pool of
+random segments' spectrograms in RAM that a background process keeps renewing (SpectrogramPool).
 """
 import logging
 import math
+import multiprocessing
 import os
+import signal
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +37,15 @@ GAIN_RANGE = (0.25, 1.25)  # random gain per source, as in Open-Unmix
 # songs take 0.5 GB; MUSDB18-HQ's 86 training tracks would take about 60 GB and are streamed from disk.
 CACHE_BUDGET_BYTES = 2 * 2**30
 RESAMPLE_MARGIN = 256  # file samples read beyond an excerpt on each side, for the resampling filter
+# The CPU's pool of segments (SpectrogramPool) for sets over the budget: half the cache's budget, so that the pool,
+# the model and the segments being made stay within 3 GB; 20 s segments (860 frames) hold many patches each.
+POOL_BUDGET_FRACTION = 0.5
+POOL_SEGMENT_SECONDS = 20.0
+POOL_INITIAL_SEGMENTS = 16  # made before the first step (a few seconds); the pool grows to its size as it renews
+# Each pooled frame serves about this many patch frames before it is replaced: streaming every patch from disk
+# costs a 2-core CPU a third of its steps (reading, resampling, STFT beside the model); renewing the pool costs
+# an eighth of that, and 8 uses of a segment in new remixes is still a new example each time.
+POOL_REUSE = 8
 INPUT_STATISTICS_EXCERPTS = 64  # streamed excerpts the input normalization is measured on
 STATISTICS_PATCH_FRAMES = 256  # frames per such excerpt (6 s)
 
@@ -122,8 +136,10 @@ def memory_budget() -> float:
 
 
 def build_training_data(data: TrainingData, targets: list[str], settings: STFTSettings, max_bin: int,
-                        shifts: list[float], choice: str) -> "SpectrogramCache | AudioExcerpts":
-    """The in-memory cache for small sets (--data auto chooses it under memory_budget()), else streaming."""
+                        shifts: list[float], choice: str, device_type: str = "cpu",
+                        pool: "PoolPlan | None" = None) -> "SpectrogramCache | AudioExcerpts | SpectrogramPool":
+    """The in-memory cache for small sets (--data auto chooses it under memory_budget()); above that, a pool of
+    segments on a CPU (`pool` says how it renews) and streaming on a GPU, where workers feed the device."""
     needed = cache_bytes(data.train, len(targets) + 1, settings, max_bin, shifts, data.usable_fraction)
     budget = memory_budget()
     if choice == "memory" or (choice == "auto" and needed <= budget):
@@ -132,10 +148,20 @@ def build_training_data(data: TrainingData, targets: list[str], settings: STFTSe
         songs = [(track.name, *read_track_excerpt(track, targets, settings, 0, usable_samples(track, data, settings),
                                                   track.frames)) for track in data.train]
         return SpectrogramCache(source_spectrograms(songs, targets, settings, max_bin, shifts), shifts)
-    why = "--data stream" if choice == "stream" else f"over the {budget / 2**30:.1f} GB budget of --data auto"
+    why = f"--data {choice}" if choice != "auto" else f"over the {budget / 2**30:.1f} GB budget of --data auto"
+    excerpts = AudioExcerpts(data.train, targets, settings, shifts, data.usable_fraction)
+    if choice == "pool" or (choice == "auto" and device_type == "cpu"):
+        pool = pool or PoolPlan()
+        segment = pool_segment_bytes(excerpts, max_bin)
+        slots = max(1, int(budget * POOL_BUDGET_FRACTION // segment))
+        logging.info(f"Training data: a pool of {slots} random {POOL_SEGMENT_SECONDS:.0f}-s segments' spectrograms in "
+                     f"RAM ({slots * segment / 2**30:.2f} GB), {pool.renewed_per_epoch} renewed per epoch from "
+                     f"{len(data.train)} tracks by {pool.workers or 'the main'} process(es) (their spectrograms "
+                     f"would take {needed / 2**30:.1f} GB: {why})")
+        return SpectrogramPool(excerpts, max_bin, slots, pool)
     logging.info(f"Training data: streamed from disk ({len(data.train)} tracks; in RAM their spectrograms would take "
                  f"{needed / 2**30:.1f} GB: {why})")
-    return AudioExcerpts(data.train, targets, settings, shifts, data.usable_fraction)
+    return excerpts
 
 
 def usable_samples(track: IndexedTrack, data: TrainingData, settings: STFTSettings) -> int:
@@ -274,6 +300,124 @@ class AudioExcerpts:
         return {name: parts[name] for name in sources}
 
 
+@dataclass
+class PoolPlan:
+    """How a SpectrogramPool renews: segments replaced per epoch, by how many background processes, from which seed."""
+
+    renewed_per_epoch: int = 1
+    workers: int = 1  # 0: made in the main process, between epochs
+    seed: int = 0
+
+    @classmethod
+    def for_training(cls, samples_per_epoch: int, patch_frames: int, settings: STFTSettings, workers: int,
+                     seed: int) -> "PoolPlan":
+        """Renew enough segments per epoch that each pooled frame serves about POOL_REUSE patch frames."""
+        segment_frames = POOL_SEGMENT_SECONDS * settings.sample_rate / settings.hop_length
+        return cls(max(1, math.ceil(samples_per_epoch * patch_frames / (POOL_REUSE * segment_frames))), workers, seed)
+
+
+def pool_segment_bytes(excerpts: "AudioExcerpts", max_bin: int) -> int:
+    """RAM one pooled segment takes: complex64 (2, max_bin, frames) for each target and the rest."""
+    frames = POOL_SEGMENT_SECONDS * excerpts.settings.sample_rate / excerpts.settings.hop_length
+    return int(frames * 2 * max_bin * 8 * (len(excerpts.targets) + 1))
+
+
+def make_segment(excerpts: "AudioExcerpts", song: int, start: int, frames: int, max_bin: int) -> dict[str, np.ndarray]:
+    """{source: complex64 (2, max_bin, frames)}: frames [start, start + frames) of a song, as the cache holds them."""
+    audio = excerpts.patch(song, start, frames, excerpts.targets + [REST])
+    return {name: np.ascontiguousarray(stft_tensor(torch.from_numpy(samples), excerpts.settings,
+                                                   center=False)[..., :max_bin, :].numpy())
+            for name, samples in audio.items()}
+
+
+def quiet_background_process() -> None:
+    """A pool process: one thread, lower priority than training, and Ctrl-C left to the main process."""
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(10)
+
+
+class SpectrogramPool:
+    """Training data for sets too large for RAM, on a CPU: the spectrograms of random segments (random track,
+    speed and time), within a RAM budget, sliced like the in-memory cache. Every epoch a few segments are replaced
+    by new ones that a background process made during the previous epoch, so over a run every track is drawn
+    from, and a step costs what it costs on a small set: streaming each patch instead takes a third of a 2-core
+    CPU's steps. The pool at each epoch depends only on the seed, also after --resume.
+
+    Segment number i (0, 1, 2, ...) goes into slot i % slots; before epoch e (from 1) segments up to
+    POOL_INITIAL_SEGMENTS + renewed_per_epoch * (e - 1) are in, so the pool fills up, then renews its oldest."""
+
+    kind = "pool"
+
+    def __init__(self, excerpts: "AudioExcerpts", max_bin: int, slots: int, plan: PoolPlan):
+        self.excerpts = excerpts
+        self.targets = excerpts.targets
+        self.max_bin = max_bin
+        self.slots = slots
+        self.plan = plan
+        self.segments: list[dict[str, np.ndarray]] = []  # by slot
+        self.made = 0  # segments made so far
+        self.pending: tuple[int, list[Future]] | None = None  # (first segment number, results being made)
+        # Spawned, not forked: a fork of a process that already runs torch's thread pool can hang.
+        self.executor = ProcessPoolExecutor(plan.workers, multiprocessing.get_context("spawn"),
+                                            initializer=quiet_background_process) if plan.workers else None
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def frames(self, song: int) -> int:
+        return self.segments[song][REST].shape[-1]
+
+    def patch(self, song: int, start: int, patch_frames: int, sources: list[str]) -> dict[str, np.ndarray]:
+        return {name: self.segments[song][name][:, :, start: start + patch_frames] for name in sources}
+
+    def segments_before(self, epoch: int) -> int:
+        return POOL_INITIAL_SEGMENTS + self.plan.renewed_per_epoch * (epoch - 1)
+
+    def draw(self, number: int) -> tuple[int, int, int]:
+        """Segment `number`: (song, start frame, frames), from the seed alone."""
+        rng = np.random.default_rng([self.plan.seed, number])
+        song = int(rng.integers(len(self.excerpts)))
+        song_frames = self.excerpts.frames(song)
+        frames = min(int(POOL_SEGMENT_SECONDS * self.excerpts.settings.sample_rate / self.excerpts.settings.hop_length),
+                     song_frames)
+        return song, int(rng.integers(song_frames - frames + 1)), frames
+
+    def submit(self, first: int, last: int) -> list:
+        """Start making segments first..last-1: futures in the background, or the segments themselves."""
+        draws = [self.draw(number) for number in range(first, last)]
+        if self.executor is None:
+            return [make_segment(self.excerpts, *draw, self.max_bin) for draw in draws]
+        return [self.executor.submit(make_segment, self.excerpts, *draw, self.max_bin) for draw in draws]
+
+    def start_epoch(self, epoch: int) -> None:
+        """Bring in the segments due before `epoch` (waiting for them if need be), then start the next epoch's.
+        Called before each epoch (RemixDataset.set_epoch); the first call fills the pool."""
+        wanted = self.segments_before(epoch)
+        if wanted == self.made and self.segments:
+            return
+        if self.pending is not None and self.pending[0] == self.made and self.made + len(self.pending[1]) == wanted:
+            made = [future.result() for future in self.pending[1]]
+        else:  # the first epoch, or --resume: only the last segment of each slot counts
+            for future in self.pending[1] if self.pending else []:
+                future.cancel()
+            self.made = max(self.made, wanted - self.slots)
+            made = [result.result() if isinstance(result, Future) else result
+                    for result in self.submit(self.made, wanted)]
+        self.segments += [None] * (min(self.slots, wanted) - len(self.segments))  # the pool fills up first
+        for number, segment in zip(range(self.made, wanted), made):
+            self.segments[number % self.slots] = segment
+        self.made = wanted
+        upcoming = self.segments_before(epoch + 1)
+        self.pending = (wanted, self.submit(wanted, upcoming)) if self.executor else None
+
+    def close(self) -> None:
+        """Stop the background processes (segments being made are dropped)."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = None
+
+
 class RemixDataset(Dataset):
     """Random patches of random remixes: the same item index and epoch always give the same patch.
 
@@ -282,7 +426,7 @@ class RemixDataset(Dataset):
     step turns them into spectrograms on its device, model_inputs()). Both draw the same songs and positions for a
     seed, so the two paths train on the same examples."""
 
-    def __init__(self, data: "SpectrogramCache | AudioExcerpts", targets: list[str], patch_frames: int,
+    def __init__(self, data: "SpectrogramCache | AudioExcerpts | SpectrogramPool", targets: list[str], patch_frames: int,
                  length: int, seed: int, remix_probability: float = 1.0,
                  spectrograms_of: tuple[STFTSettings, int] | None = None):
         self.data = data
@@ -299,6 +443,12 @@ class RemixDataset(Dataset):
 
     def __len__(self) -> int:
         return self.length
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the examples of `epoch`; a pool brings in that epoch's segments first."""
+        self.epoch = epoch
+        if isinstance(self.data, SpectrogramPool):
+            self.data.start_epoch(epoch)
 
     def __getitem__(self, index: int) -> torch.Tensor:
         rng = np.random.default_rng([self.seed, self.epoch, index])
@@ -373,9 +523,12 @@ def physical_memory() -> int | None:
         return None
 
 
-def mixture_spectrograms(data: "SpectrogramCache | AudioExcerpts") -> list[torch.Tensor]:
+def mixture_spectrograms(data: "SpectrogramCache | AudioExcerpts | SpectrogramPool") -> list[torch.Tensor]:
     """Complex mixture spectrograms (2, bins, frames) at the original speed, to normalize the model's input on:
-    every song of the in-memory cache; INPUT_STATISTICS_EXCERPTS evenly spread excerpts of the streamed tracks."""
+    every song of the in-memory cache; INPUT_STATISTICS_EXCERPTS evenly spread excerpts of the streamed tracks
+    (also for a pool: they are read from the whole set, not the pool's first segments)."""
+    if isinstance(data, SpectrogramPool):
+        data = data.excerpts
     if isinstance(data, SpectrogramCache):
         return [torch.from_numpy(sum(song.values())) for song in data.originals()]
     songs = [song for song in range(len(data)) if data.shifts[song % len(data.shifts)] == 0]
@@ -432,13 +585,19 @@ def learning_rate(base: float, progress: float) -> float:
     return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def default_workers(data_kind: str, device: torch.device) -> int:
-    """DataLoader workers when --workers is not given. Data in RAM: none (slicing a cached spectrogram costs less
-    than handing it between processes). Streamed data: reading and resampling overlap the step in a worker; on a
-    2-core CPU one worker leaves a core to the model, on a GPU machine more keep the GPU fed."""
-    if data_kind == "memory":
-        return 0
+def default_workers(device: torch.device) -> int:
+    """Processes that read audio when --workers is not given (DataLoader workers for streamed data, the pool's
+    background processes on a CPU): on a 2-core CPU one leaves a core to the model; on a GPU machine more keep
+    the GPU fed."""
     return min(8, max(1, (os.cpu_count() or 2) - 1)) if device.type == "cuda" else 1
+
+
+def loader_workers(data_kind: str, workers: int | None, device: torch.device) -> int:
+    """DataLoader workers: for streamed data the readers; none for data in RAM unless --workers asks (slicing a
+    cached spectrogram costs less than handing it between processes), none for a pool (it has its own)."""
+    if data_kind == "stream":
+        return workers if workers is not None else default_workers(device)
+    return (workers or 0) if data_kind == "memory" else 0
 
 
 def worker_error_message(error: Exception) -> str:
