@@ -27,7 +27,7 @@ from utils.errors import UserError
 
 IMAGE_SIZE = (300, 200)  # width, height
 SUPERSAMPLE = 4  # shapes are drawn at 4x and averaged down, so object edges are anti-aliased like a real cut-out
-FORMAT_VERSION = 1  # bump when the drawing changes, so sets built by older code are rebuilt, not reused
+FORMAT_VERSION = 2  # bump when the drawing changes, so sets built by older code are rebuilt, not reused
 APT_COMMAND = "sudo apt-get install mate-backgrounds plasma-workspace-wallpapers"
 GLYPHS = "ABEFGHKMNPRSTWXYZ2345789&#@?%"
 
@@ -52,19 +52,19 @@ class PhotoPools:
         return {name: tuple(Path(p) for p in paths) for name, paths in asdict(self).items()}
 
 
-# Photographs only (the packages' drawings and abstract art are left out), shared out so that every pool has
-# close-ups and landscapes, warm and cold colours.
+# Photographs only (the packages' drawings and abstract art are left out). Close-ups of things (flowers, a
+# ladybird, cups, a portrait) are objects; scenes and surfaces (sky, sand, grass, water, wood) are backgrounds, so
+# no background shows a thing that the training images taught to be an object. Each kind is shared out between
+# training and test.
 DEFAULT_POOLS = PhotoPools(
-    train_objects=(_MATE / "FreshFlower.jpg", _MATE / "Blinds.jpg", _MATE / "LadyBird.jpg",
-                   _plasma("ColorfulCups"), _MATE / "Wood.jpg", _plasma("OneStandsOut"),
-                   _MATPLOTLIB_SAMPLES / "grace_hopper.jpg"),
+    train_objects=(_MATE / "FreshFlower.jpg", _MATE / "LadyBird.jpg", _MATE / "Blinds.jpg", _plasma("ColorfulCups"),
+                   _plasma("OneStandsOut"), _MATPLOTLIB_SAMPLES / "grace_hopper.jpg"),
     train_backgrounds=(_MATE / "Dune.jpg", _MATE / "GreenMeadow.jpg", _MATE / "Storm.jpg", _plasma("BytheWater"),
-                       _plasma("Path"), _plasma("Kite")),
-    test_objects=(_MATE / "YellowFlower.jpg", _MATE / "RainDrops.jpg", _plasma("Grey"), _plasma("FallenLeaf"),
-                  _MATE / "TwoWings.jpg"),
-    test_backgrounds=(_MATE / "Garden.jpg", _MATE / "Aqua.jpg", _plasma("EveningGlow"), _plasma("ColdRipple"),
-                      _plasma("DarkestHour"), _plasma("summer_1am"),
-                      _plasma("Volna", "5120x2880.jpg")),
+                       _plasma("Path"), _plasma("Kite"), _plasma("EveningGlow")),
+    test_objects=(_MATE / "YellowFlower.jpg", _MATE / "Garden.jpg", _MATE / "TwoWings.jpg", _MATE / "RainDrops.jpg",
+                  _plasma("FallenLeaf"), _MATE / "Aqua.jpg"),
+    test_backgrounds=(_MATE / "Wood.jpg", _plasma("Grey"), _plasma("ColdRipple"), _plasma("DarkestHour"),
+                      _plasma("summer_1am"), _plasma("Volna", "5120x2880.jpg")),
 )
 
 
@@ -95,15 +95,18 @@ def _load_photo(path: Path, longest: int = 1280) -> Image.Image:
     return photo
 
 
-def _random_crop(photo: Image.Image, rng: np.random.Generator, min_fraction: float, max_fraction: float) -> Image.Image:
+def _random_crop(photo: Image.Image, rng: np.random.Generator, min_fraction: float, max_fraction: float,
+                 centred: bool = False) -> Image.Image:
     """A crop with the output's aspect ratio, min_fraction..max_fraction of the largest such crop, at output size,
-    flipped half the time: one photograph gives many different-looking views."""
+    flipped half the time: one photograph gives many different-looking views. centred: near the middle of the
+    photograph, where the subject of a close-up is (its edges are often a blur of background)."""
     width, height = IMAGE_SIZE
     largest = min(photo.width / width, photo.height / height)
     factor = largest * rng.uniform(min_fraction, max_fraction)
     crop_w, crop_h = width * factor, height * factor
-    left = rng.uniform(0, photo.width - crop_w)
-    top = rng.uniform(0, photo.height - crop_h)
+    spread = 0.2 if centred else 1.0  # how far from the middle the crop may go, as a fraction of the room left
+    left = (photo.width - crop_w) * (0.5 + spread * rng.uniform(-0.5, 0.5))
+    top = (photo.height - crop_h) * (0.5 + spread * rng.uniform(-0.5, 0.5))
     view = photo.resize(IMAGE_SIZE, Image.BICUBIC, box=(left, top, left + crop_w, top + crop_h))
     return view.transpose(Image.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else view
 
@@ -160,11 +163,11 @@ def _draw_glyph(canvas: Image.Image, rng: np.random.Generator, centre: tuple[flo
 
 
 def _object_alpha(rng: np.random.Generator) -> np.ndarray:
-    """Coverage 0..1 of one object at image size: a blob, star/polygon or glyph of 3-35% of the image's area,
+    """Coverage 0..1 of one object at image size: a blob, star/polygon or glyph of 5-30% of the image's area,
     aspect 1:2 to 2:1, any rotation, its centre inside the image (so it may be cut by the frame)."""
     width, height = IMAGE_SIZE
     canvas = Image.new("L", (width * SUPERSAMPLE, height * SUPERSAMPLE))
-    area = rng.uniform(0.03, 0.35) * width * height * SUPERSAMPLE ** 2
+    area = rng.uniform(0.05, 0.3) * width * height * SUPERSAMPLE ** 2
     aspect = math.exp(rng.uniform(math.log(0.5), math.log(2)))
     half_w, half_h = math.sqrt(area * aspect / math.pi), math.sqrt(area / aspect / math.pi)
     centre = (rng.uniform(0.1, 0.9) * canvas.width, rng.uniform(0.1, 0.9) * canvas.height)
@@ -187,7 +190,7 @@ def make_example(backgrounds: list[Image.Image], objects: list[Image.Image],
     used = []
     for _ in range(1 if rng.random() < 0.7 else 2):
         index = int(rng.integers(len(objects)))
-        texture = np.asarray(_random_crop(objects[index], rng, 0.2, 0.8), dtype=np.float32)
+        texture = np.asarray(_random_crop(objects[index], rng, 0.3, 0.8, centred=True), dtype=np.float32)
         alpha = _object_alpha(rng)
         picture = picture * (1 - alpha[..., None]) + texture * alpha[..., None]
         covered = np.maximum(covered, alpha)
