@@ -2,39 +2,38 @@
 
     python3 evaluate.py -m checkpoints/checkpoint_epoch10.pth --data-dir data --csv scores.csv
 
-evaluate() is also train.py's validation step.
+score_images() is also train.py's validation step, so the validation Dice in the training log is the mean this
+script prints for the same images.
 """
 import argparse
 import csv
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
 from predict import predict_img
 from utils.data_loading import BasicDataset, check_scale, load_image
-from utils.device import autocast, pick_device
-from utils.dice_score import dice_iou_per_image, logits_to_classes
+from utils.device import pick_device
+from utils.dice_score import dice_iou_per_image
 from utils.errors import run_cli
 from utils.model_loading import load_unet, training_scale
 
 
 @torch.inference_mode()
-def evaluate(net: torch.nn.Module, dataloader: DataLoader, device: torch.device, amp: bool = False,
-             mask_threshold: float = 0.5) -> float:
-    """Mean Dice over the images of a loader (foreground classes only; 1.0 for an empty loader)."""
-    net.eval()
-    scores = []
-    for batch in dataloader:
-        images = batch["image"].to(device=device, dtype=torch.float32)
-        true_masks = batch["mask"].to(device=device, dtype=torch.long)
-        with autocast(device, amp):
-            logits = net(images)
-        dice, _ = dice_iou_per_image(logits_to_classes(logits, mask_threshold), true_masks, net.n_classes)
-        scores.append(dice)
-    net.train()
-    return torch.cat(scores).mean().item() if scores else 1.0
+def score_images(net: torch.nn.Module, dataset: BasicDataset, indices: Sequence[int], device: torch.device,
+                 scale: float, mask_threshold: float = 0.5, tta: bool = False) -> list[tuple[str, float, float]]:
+    """(name, Dice, IoU) of each image: predicted exactly as predict.py does (at `scale`, the probabilities
+    resized back to the image's own size) and compared with its mask at full size, whatever the dataset's scale.
+    Dice and IoU are averaged over the foreground classes."""
+    rows = []
+    for index in indices:
+        pred = predict_img(net, load_image(dataset.image_files[index]), device, scale, mask_threshold, tta)
+        truth = torch.from_numpy(dataset.mask_classes(index))
+        dice, iou = dice_iou_per_image(torch.from_numpy(pred)[None], truth[None], net.n_classes)
+        rows.append((dataset.ids[index], dice.item(), iou.item()))
+    return rows
 
 
 def get_args() -> argparse.Namespace:
@@ -45,6 +44,8 @@ def get_args() -> argparse.Namespace:
                         help="Image scale for the model (default: the scale it was trained with)")
     parser.add_argument("--mask-threshold", "-t", type=float, default=0.5,
                         help="Probability threshold for one-output (sigmoid) models")
+    parser.add_argument("--tta", action="store_true",
+                        help="Flip test-time augmentation: average the predictions of each image and its mirror image")
     parser.add_argument("--csv", default=None, metavar="FILE", help="Also write the scores to this CSV file")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
     return parser.parse_args()
@@ -70,12 +71,7 @@ def main() -> None:
                            mask_values=mask_values if net.n_classes > 2 else None)
 
     # 3. Score each image at its full size, predicted exactly as predict.py does
-    rows = []
-    for index, image_id in enumerate(dataset.ids):
-        pred = predict_img(net, load_image(dataset.image_files[index]), device, scale, args.mask_threshold)
-        truth = dataset[index]["mask"]
-        dice, iou = dice_iou_per_image(torch.from_numpy(pred)[None], truth[None], net.n_classes)
-        rows.append((image_id, dice.item(), iou.item()))
+    rows = score_images(net, dataset, range(len(dataset)), device, scale, args.mask_threshold, args.tta)
 
     # 4. Print the table and the mean (and write the CSV)
     width = max([len("image")] + [len(str(name)) for name, _, _ in rows])

@@ -19,7 +19,7 @@ from PIL import Image  # noqa: E402
 
 from utils.data_loading import IMAGE_EXTENSIONS, check_scale, classes_to_mask, image_to_tensor, load_image  # noqa: E402
 from utils.device import pick_device  # noqa: E402
-from utils.dice_score import logits_to_classes  # noqa: E402
+from utils.dice_score import class_probabilities, probabilities_to_classes  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402
 from utils.model_loading import load_unet, training_scale  # noqa: E402
 
@@ -28,14 +28,21 @@ OUTPUT_SUFFIX = "_OUT"
 
 @torch.inference_mode()
 def predict_img(net: torch.nn.Module, full_img: Image.Image, device: torch.device, scale_factor: float = 0.5,
-                out_threshold: float = 0.5) -> np.ndarray:
-    """Class index of every pixel, (H, W) at the image's own size whatever the scale the model saw."""
+                out_threshold: float = 0.5, tta: bool = False) -> np.ndarray:
+    """Class index of every pixel, (H, W) at the image's own size whatever the scale the model saw.
+
+    tta: also predict the mirrored image and average the two probabilities (the mirrored one mirrored back), so
+    errors that depend on which way the object faces partly cancel; twice the time.
+    """
     net.eval()
     image = image_to_tensor(full_img, scale_factor).unsqueeze(0).to(device=device, dtype=torch.float32)
-    logits = net(image)
-    # Resize the scores, not the classes, so the mask edges stay smooth at full size.
-    logits = F.interpolate(logits.float(), size=(full_img.size[1], full_img.size[0]), mode="bilinear")
-    return logits_to_classes(logits, out_threshold)[0].cpu().numpy()
+    probabilities = class_probabilities(net(image))
+    if tta:
+        mirrored = class_probabilities(net(image.flip(-1))).flip(-1)
+        probabilities = (probabilities + mirrored) / 2
+    # Resize the probabilities, not the classes, so the mask edges stay smooth at full size.
+    probabilities = F.interpolate(probabilities, size=(full_img.size[1], full_img.size[0]), mode="bilinear")
+    return probabilities_to_classes(probabilities, out_threshold)[0].cpu().numpy()
 
 
 def mask_to_image(mask: np.ndarray, mask_values: list, n_classes: int) -> Image.Image:
@@ -130,6 +137,9 @@ def get_args() -> argparse.Namespace:
                         help="Minimum probability for a foreground pixel (one-output models)")
     parser.add_argument("--scale", "-s", type=float, default=None,
                         help="Scale factor for the input images (default: the scale the model was trained with)")
+    parser.add_argument("--tta", action="store_true",
+                        help="Flip test-time augmentation: average the predictions of the image and its mirror "
+                             "image (twice the time)")
     parser.add_argument("--bilinear", action="store_true", default=False,
                         help="Accepted for milesial compatibility; the checkpoint decides")
     parser.add_argument("--classes", "-c", type=int, default=None,
@@ -168,7 +178,7 @@ def main() -> None:
     for in_file, out_file in zip(in_files, out_files):
         logging.info(f"Predicting image {in_file} ...")
         image = load_image(in_file)
-        mask = predict_img(net, image, device, scale_factor=scale, out_threshold=args.mask_threshold)
+        mask = predict_img(net, image, device, scale_factor=scale, out_threshold=args.mask_threshold, tta=args.tta)
         if not args.no_save:
             out_file.parent.mkdir(parents=True, exist_ok=True)
             mask_to_image(mask, mask_values, net.n_classes).save(out_file)

@@ -21,17 +21,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
-from evaluate import evaluate
+from evaluate import score_images
 from unet import UNet
 from utils.cli import DefaultsHelpFormatter
 from utils.checkpoint import prepare_checkpoint_dir_once, save_checkpoint
 from utils.data_loading import split_dataset
 from utils.device import autocast, grad_scaler, memory_format, pick_device, precision_name
 from utils.dice_score import dice_loss
-from utils.distributed import all_reduce_mean, cleanup_distributed, finish_distributed, setup_distributed
+from utils.distributed import all_reduce_mean, all_reduce_sum, cleanup_distributed, finish_distributed, setup_distributed
 from utils.errors import UserError, run_cli
 from utils.model_loading import load_image_checkpoint, load_weights, split_checkpoint
 from utils.plotting import plot_training_curves
@@ -140,6 +140,16 @@ def recalibrate_batchnorm(model: UNet, loader: DataLoader, device: torch.device,
         bn.momentum = momentum
 
 
+def validation_dice(model: UNet, val_set: Subset, device: torch.device, scale: float, rank: int,
+                    world_size: int) -> float:
+    """The mean Dice that evaluate.py prints for the validation images (evaluate.score_images: full-size masks,
+    fp32, per-image mean), so the curve in the log is the score a learner gets afterwards. Under torchrun each
+    process scores its share of the images and the sums are added up."""
+    rows = score_images(model, val_set.dataset, val_set.indices[rank::world_size], device, scale)
+    total, count = all_reduce_sum([sum(dice for _, dice, _ in rows), len(rows)], device)
+    return total / count
+
+
 def build_model(args: argparse.Namespace, resume_checkpoint: dict | None) -> UNet:
     """A new U-Net from the flags, the resumed run's U-Net, or the flags' U-Net with --load's weights."""
     if resume_checkpoint is not None:
@@ -178,9 +188,11 @@ def check_resume_mask_values(checkpoint: dict, args: argparse.Namespace, mask_va
                         f"but --data-dir {args.data_dir} has {mask_values}; resume on the same data")
 
 
-def make_checkpoint(model: UNet, epoch: int, history: dict, mask_values: list, args: argparse.Namespace) -> dict:
-    """checkpoint_epochN.pth: what predict.py and evaluate.py need (a third of last.pth's size, no optimizer).
-    Only tensors and plain Python values, so torch.load(weights_only=True) can read it back."""
+def make_checkpoint(model: UNet, epoch: int, history: dict, mask_values: list, args: argparse.Namespace,
+                    validation_names: list[str]) -> dict:
+    """checkpoint_epochN.pth: what predict.py and evaluate.py need (a third of last.pth's size, no optimizer), and
+    the names of the validation images (to score them again with evaluate.py). Only tensors and plain Python
+    values, so torch.load(weights_only=True) can read it back."""
     return {
         "state_dict": model.state_dict(),
         "model_config": model.config(),
@@ -188,15 +200,16 @@ def make_checkpoint(model: UNet, epoch: int, history: dict, mask_values: list, a
         "epoch": epoch,
         "history": history,
         "args": vars(args),
+        "validation images": validation_names,
     }
 
 
 def make_training_state(model: UNet, optimizer, scheduler, scaler, epoch: int, history: dict, mask_values: list,
-                        args: argparse.Namespace) -> dict:
+                        args: argparse.Namespace, validation_names: list[str]) -> dict:
     """last.pth and INTERRUPTED.pth: make_checkpoint plus the optimizer (AdamW keeps two numbers per weight),
     schedule and loss scaling, so that --resume continues exactly where the run stopped."""
     return {
-        **make_checkpoint(model, epoch, history, mask_values, args),
+        **make_checkpoint(model, epoch, history, mask_values, args, validation_names),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "grad_scaler": scaler.state_dict(),
@@ -223,11 +236,10 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
 
     # 4. Create the data loaders (each process gets its own share of the images under torchrun)
     train_sampler = DistributedSampler(train_set, seed=args.seed) if world_size > 1 else None
-    val_sampler = DistributedSampler(val_set, shuffle=False) if world_size > 1 and len(val_set) else None
     loader_args = dict(batch_size=args.batch_size, num_workers=args.workers, pin_memory=device.type == "cuda")
     train_loader = DataLoader(train_set, shuffle=train_sampler is None, sampler=train_sampler,
                               generator=torch.Generator().manual_seed(args.seed), **loader_args)
-    val_loader = DataLoader(val_set, shuffle=False, sampler=val_sampler, **loader_args)
+    validation_names = [val_set.dataset.ids[index] for index in val_set.indices]
 
     # 5. Move the model to the device, channels_last only where autocast computes in bf16/fp16
     #    (utils.device.memory_format says why)
@@ -299,7 +311,7 @@ base_channels={model.base_channels}), {sum(p.numel() for p in model.parameters()
             history["train loss"].append(train_loss)
             line = f"Epoch {epoch}/{args.epochs}: Loss = {train_loss:.3f}"
             if len(val_set):
-                val_dice = all_reduce_mean(evaluate(model, val_loader, device, args.amp), device)
+                val_dice = validation_dice(model, val_set, device, args.scale, rank, world_size)
                 scheduler.step(val_dice)
                 history["validation Dice"].append(val_dice)
                 line += f", validation Dice = {val_dice:.3f}"
@@ -307,10 +319,10 @@ base_channels={model.base_channels}), {sum(p.numel() for p in model.parameters()
             if not is_main:
                 continue
             print(line, flush=True)
-            save_checkpoint(make_checkpoint(model, epoch, history, mask_values, args),
+            save_checkpoint(make_checkpoint(model, epoch, history, mask_values, args, validation_names),
                             checkpoint_dir / f"checkpoint_epoch{epoch}.pth")
             save_checkpoint(make_training_state(model, optimizer, scheduler, scaler, epoch, history, mask_values,
-                                                args), checkpoint_dir / "last.pth")
+                                                args, validation_names), checkpoint_dir / "last.pth")
             logging.info(f"Checkpoint {epoch} saved!")
             plot_training_curves(history, checkpoint_dir / "training_curves.png", title="U-Net training")
             if wandb_run is not None:
@@ -322,7 +334,7 @@ base_channels={model.base_channels}), {sum(p.numel() for p in model.parameters()
             path = checkpoint_dir / "INTERRUPTED.pth"
             history = {name: values[:finished_epochs] for name, values in history.items()}
             save_checkpoint(make_training_state(model, optimizer, scheduler, scaler, finished_epochs, history,
-                                                mask_values, args), path)
+                                                mask_values, args, validation_names), path)
             logging.info(f"Interrupted: saved {path} (continue with --resume {path})")
         raise
     finally:

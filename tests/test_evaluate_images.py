@@ -1,14 +1,14 @@
 """evaluate.py and train.py's validation: Dice and IoU of U-Nets whose predictions are known in advance."""
 import csv
+import shutil
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader
 
 from conftest import REPO_ROOT
-from evaluate import evaluate
+from evaluate import score_images
 from image_helpers import (SEPARATOR_CHECKPOINT, assert_user_error, constant_unet, make_square_dataset, run_script,
                            save_milesial_checkpoint, save_our_checkpoint)
 from utils.data_loading import BasicDataset
@@ -57,13 +57,41 @@ def test_multiclass_scores_use_model_mask_values_and_skip_background(tmp_path):
         assert float(row["iou"]) == pytest.approx(m1 / 2, abs=1e-6)
 
 
-def test_validation_dice_is_mean_over_images():
+def test_scores_are_per_image_at_full_size_whatever_the_dataset_scale():
+    """train.py's dataset is scaled; the scores still compare with the full-size masks, image by image."""
     dataset = BasicDataset(DATA / "imgs", DATA / "masks", scale=0.25)
-    loader = DataLoader(dataset, batch_size=2)
-    fractions = demo_mask_fractions()
-    everything = evaluate(constant_unet(2, winner=1), loader, torch.device("cpu"))
-    assert everything == pytest.approx(np.mean([2 * f / (f + 1) for f in fractions]), abs=0.01)  # 64x64 masks
-    assert evaluate(constant_unet(2, winner=0), loader, torch.device("cpu")) == 0.0  # nothing found
+    everything = score_images(constant_unet(2, winner=1), dataset, range(5), torch.device("cpu"), scale=0.25)
+    assert [row[0] for row in everything] == [f"test_{i}" for i in range(5)]
+    assert [row[1] for row in everything] == pytest.approx([2 * f / (f + 1) for f in demo_mask_fractions()], abs=1e-9)
+    nothing = score_images(constant_unet(2, winner=0), dataset, [3, 1], torch.device("cpu"), scale=0.25)
+    assert [(name, dice) for name, dice, _ in nothing] == [("test_3", 0.0), ("test_1", 0.0)]
+
+
+def test_validation_dice_in_the_training_log_is_what_evaluate_prints(tmp_path):
+    """Train briefly at --scale 0.5 with 3 validation images, then run evaluate.py on exactly those images: the
+    mean it prints is the last validation Dice of the log and of the checkpoint's history."""
+    data = make_square_dataset(tmp_path / "data", count=10, size=(64, 48), mask_values=[0, 255])
+    checkpoints = tmp_path / "checkpoints"
+    result = run_script("train.py", "--data-dir", str(data), "--epochs", "3", "--batch-size", "2", "--scale", "0.5",
+                        "--validation", "30", "--base-channels", "8", "--checkpoint-dir", str(checkpoints))
+    assert result.returncode == 0, result.stderr
+    checkpoint = torch.load(checkpoints / "checkpoint_epoch3.pth", weights_only=True)
+    names = checkpoint["validation images"]
+    logged = checkpoint["history"]["validation Dice"][-1]
+    assert len(names) == 3 and 0 < logged < 1  # a model in the middle of learning: the comparison means something
+    assert f"Epoch 3/3: Loss = " in result.stdout and f"validation Dice = {logged:.3f}" in result.stdout
+    validation = tmp_path / "validation"
+    for folder, suffix in (("imgs", ".png"), ("masks", "_mask.png")):
+        (validation / folder).mkdir(parents=True)
+        for name in names:
+            shutil.copy(data / folder / f"{name}{suffix}", validation / folder)
+    evaluation = run_script("evaluate.py", "-m", str(checkpoints / "checkpoint_epoch3.pth"),
+                            "--data-dir", str(validation), "--csv", str(tmp_path / "scores.csv"))
+    assert evaluation.returncode == 0, evaluation.stderr
+    with open(tmp_path / "scores.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(row["image"] for row in rows[:-1]) == sorted(names)
+    assert float(rows[-1]["dice"]) == pytest.approx(logged, abs=1e-6)
 
 
 def test_bad_inputs_give_one_line_errors(tmp_path):

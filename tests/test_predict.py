@@ -161,3 +161,39 @@ def test_visualization_titles_are_inside_the_picture(size):
             assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, (title.get_text(), box, fig.bbox)
     finally:
         plt.close(fig)
+
+
+def test_tta_prediction_of_a_mirrored_image_is_the_mirrored_prediction():
+    """--tta averages the image's and its mirror image's probabilities, so mirroring the input mirrors the mask
+    exactly; an untrained U-Net on its own has no such symmetry (the check below would catch a TTA that does
+    nothing or forgets to mirror back)."""
+    torch.manual_seed(0)
+    net = UNet(3, 2, base_channels=4)
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (40, 56, 3)).astype(np.uint8))
+    mirrored = image.transpose(Image.FLIP_LEFT_RIGHT)
+    cpu = torch.device("cpu")
+    with torch.no_grad():  # move the decision boundary into the image: about half of the pixels each class
+        difference = net.eval()(predict.image_to_tensor(image)[None]).diff(dim=1)
+        net.outc.conv.bias[1] -= difference.median()
+    plain = predict.predict_img(net, image, cpu, scale_factor=1.0)
+    assert not np.array_equal(predict.predict_img(net, mirrored, cpu, scale_factor=1.0), plain[:, ::-1])
+    tta = predict.predict_img(net, image, cpu, scale_factor=1.0, tta=True)
+    assert np.array_equal(predict.predict_img(net, mirrored, cpu, scale_factor=1.0, tta=True), tta[:, ::-1])
+    assert 0 < tta.mean() < 1 and not np.array_equal(tta, plain)
+
+
+def test_tta_flag_of_predict_and_evaluate(trained_binary, tmp_path):
+    checkpoint, data = trained_binary
+    result = run_script("predict.py", "-m", str(checkpoint), "-i", str(data / "imgs" / "sq_0.png"),
+                        "-o", str(tmp_path / "tta.png"), "--tta")
+    assert result.returncode == 0, result.stderr
+    truth = np.array(Image.open(data / "masks" / "sq_0_mask.png")) > 0
+    found = np.array(Image.open(tmp_path / "tta.png")) > 0
+    assert 2 * (found & truth).sum() / (found.sum() + truth.sum()) > 0.5
+    scores = {}
+    for flags in ([], ["--tta"]):
+        result = run_script("evaluate.py", "-m", str(checkpoint), "--data-dir", str(data), *flags)
+        assert result.returncode == 0, result.stderr
+        scores[bool(flags)] = result.stdout.strip().splitlines()[-1]
+    assert scores[True].endswith("(8 images)") and scores[True] != scores[False]

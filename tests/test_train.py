@@ -24,7 +24,7 @@ from utils.plotting import training_curves_figure
 FAST = ["--data-dir", str(REPO_ROOT / "data"), "--scale", "0.25", "--base-channels", "8", "--batch-size", "2",
         "--validation", "20", "--seed", "0"]
 # checkpoint_epochN.pth: what predict.py and evaluate.py need; last.pth and INTERRUPTED.pth: all of training.
-EPOCH_KEYS = {"state_dict", "model_config", "mask_values", "epoch", "history", "args"}
+EPOCH_KEYS = {"state_dict", "model_config", "mask_values", "epoch", "history", "args", "validation images"}
 TRAINING_STATE_KEYS = EPOCH_KEYS | {"optimizer", "scheduler", "grad_scaler"}
 EPOCH_LINE = re.compile(r"^Epoch (\d+)/(\d+): Loss = (\d+\.\d{3}), validation Dice = (\d+\.\d{3})$", re.M)
 

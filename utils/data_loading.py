@@ -311,10 +311,14 @@ class BasicDataset(Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
+    def mask_classes(self, index: int) -> np.ndarray:
+        """The class index of every pixel of mask `index`, (H, W) at the mask's own size (not scaled): the truth
+        that evaluate.py and train.py's validation score predictions against."""
+        return mask_to_classes(mask_to_array(load_image(self.mask_files[index])), self.mask_values)
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         image = _resize(_to_rgb(load_image(self.image_files[index])), self.scale, Image.BICUBIC)
-        classes = mask_to_classes(mask_to_array(load_image(self.mask_files[index])), self.mask_values)
-        mask = _resize(Image.fromarray(classes.astype(np.int32)), self.scale, Image.NEAREST)
+        mask = _resize(Image.fromarray(self.mask_classes(index).astype(np.int32)), self.scale, Image.NEAREST)
         if self.augment:
             image, mask = augment_pair(image, mask)
         return {

@@ -66,12 +66,19 @@ def dice_iou_per_image(pred: Tensor, true: Tensor, n_classes: int) -> tuple[Tens
     return torch.stack(dices).mean(dim=0), torch.stack(ious).mean(dim=0)
 
 
-def logits_to_classes(logits: Tensor, mask_threshold: float = 0.5) -> Tensor:
-    """The predicted class of each pixel, (N, C, H, W) scores -> (N, H, W) class indices.
+def class_probabilities(logits: Tensor) -> Tensor:
+    """(N, C, H, W) scores -> probabilities: sigmoid of a one-output model, softmax over the classes otherwise.
+    Probabilities, unlike scores, can be averaged (flip test-time augmentation) and resized without changing
+    what they mean."""
+    logits = logits.float()
+    return torch.sigmoid(logits) if logits.shape[1] == 1 else torch.softmax(logits, dim=1)
 
-    One output channel means sigmoid + threshold (class 1 where the probability exceeds it);
-    several channels mean the class with the highest score.
+
+def probabilities_to_classes(probabilities: Tensor, mask_threshold: float = 0.5) -> Tensor:
+    """The predicted class of each pixel, (N, C, H, W) probabilities -> (N, H, W) class indices.
+
+    One output channel: class 1 where the probability exceeds the threshold; several: the most probable class.
     """
-    if logits.shape[1] == 1:
-        return (torch.sigmoid(logits[:, 0].float()) > mask_threshold).long()
-    return logits.argmax(dim=1)
+    if probabilities.shape[1] == 1:
+        return (probabilities[:, 0] > mask_threshold).long()
+    return probabilities.argmax(dim=1)

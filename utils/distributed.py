@@ -49,10 +49,16 @@ def cleanup_distributed() -> None:
         dist.destroy_process_group()
 
 
+def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
+    """Add numbers up over all processes (the numbers themselves when not distributed)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return list(values)
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
 def all_reduce_mean(value: float, device: torch.device) -> float:
     """Average a number over all processes (the number itself when not distributed)."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return value
-    tensor = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.all_reduce(tensor)
-    return tensor.item() / dist.get_world_size()
+    world_size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    return all_reduce_sum([value], device)[0] / world_size
