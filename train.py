@@ -13,6 +13,7 @@ A new run refuses a folder that holds another run's checkpoints (--overwrite del
 """
 import argparse
 import logging
+import math
 import os
 import random
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
@@ -28,7 +30,7 @@ from evaluate import score_images
 from unet import UNet
 from utils.cli import DefaultsHelpFormatter
 from utils.checkpoint import prepare_checkpoint_dir_once, save_checkpoint
-from utils.data_loading import split_dataset
+from utils.data_loading import AUGMENTATIONS, split_dataset
 from utils.device import autocast, grad_scaler, memory_format, pick_device, precision_name
 from utils.dice_score import dice_loss
 from utils.distributed import all_reduce_mean, all_reduce_sum, cleanup_distributed, finish_distributed, setup_distributed
@@ -70,8 +72,22 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--wandb", action="store_true", help="Log to Weights & Biases (offline without an API key)")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                         help="Random flips, crops and colour jitter of the training images; --no-augment turns them off")
+    parser.add_argument("--augmentation", choices=sorted(AUGMENTATIONS), default="light",
+                        help="How far the augmentation goes: light, or strong (larger rotations and crops, hue "
+                             "shifts, blur) for real photos")
     parser.add_argument("--base-channels", type=int, default=64,
                         help="Channels of the first layer (64 = the original U-Net; 16 trains ~16x faster)")
+    parser.add_argument("--input-norm", action=argparse.BooleanOptionalAction, default=False,
+                        help="Standardize each image's colours (mean 0, std 1 per channel) inside the model, so "
+                             "lighting and colour casts change less")
+    parser.add_argument("--schedule", choices=["plateau", "cosine"], default="plateau",
+                        help="Learning rate: plateau (lowered when the validation Dice stalls for 5 epochs) or "
+                             "cosine (linear warm-up, then down to 0 at the last step)")
+    parser.add_argument("--warmup-epochs", type=float, default=1.0,
+                        help="With --schedule cosine: epochs of linear warm-up from 0 to --learning-rate")
+    parser.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                        help="Validate and save an exponential moving average of the weights (e.g. 0.95 per "
+                             "step); 0 = the weights as trained")
     return parser.parse_args(argv)
 
 
@@ -93,6 +109,10 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--base-channels {args.base_channels}: must be at least 1, e.g. 64 or 16")
     if args.workers < 0:
         raise UserError(f"--workers {args.workers}: must be 0 or more")
+    if args.warmup_epochs < 0:
+        raise UserError(f"--warmup-epochs {args.warmup_epochs}: must be 0 or more, e.g. --warmup-epochs 1")
+    if not 0 <= args.ema < 1:
+        raise UserError(f"--ema {args.ema}: a decay from 0 (off) to below 1, e.g. --ema 0.95")
     if args.load and args.resume:
         raise UserError("--load and --resume together: --resume already restores the weights; give only one")
 
@@ -140,6 +160,23 @@ def recalibrate_batchnorm(model: UNet, loader: DataLoader, device: torch.device,
         bn.momentum = momentum
 
 
+def make_scheduler(optimizer: torch.optim.Optimizer, args: argparse.Namespace, steps_per_epoch: int):
+    """--schedule plateau: ReduceLROnPlateau on the validation Dice (stepped once per epoch). --schedule cosine:
+    per step, a linear warm-up over --warmup-epochs (large early steps on a few images throw BatchNorm and AdamW's
+    moment estimates off), then half a cosine down to 0 at the last step."""
+    if args.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, "max", patience=5)
+    total = max(1, args.epochs * steps_per_epoch)
+    warmup = min(total - 1, round(args.warmup_epochs * steps_per_epoch))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def validation_dice(model: UNet, val_set: Subset, device: torch.device, scale: float, rank: int,
                     world_size: int) -> float:
     """The mean Dice that evaluate.py prints for the validation images (evaluate.score_images: full-size masks,
@@ -156,7 +193,8 @@ def build_model(args: argparse.Namespace, resume_checkpoint: dict | None) -> UNe
         net = UNet(**resume_checkpoint["model_config"])
         load_weights(net, resume_checkpoint["state_dict"], args.resume, "--resume")
         return net
-    net = UNet(n_channels=3, n_classes=args.classes, bilinear=args.bilinear, base_channels=args.base_channels)
+    net = UNet(n_channels=3, n_classes=args.classes, bilinear=args.bilinear, base_channels=args.base_channels,
+               normalize_input=args.input_norm)
     if args.load:
         state_dict, _ = split_checkpoint(load_image_checkpoint(args.load, "--load"))
         load_weights(net, state_dict, args.load, "--load")
@@ -204,15 +242,18 @@ def make_checkpoint(model: UNet, epoch: int, history: dict, mask_values: list, a
     }
 
 
-def make_training_state(model: UNet, optimizer, scheduler, scaler, epoch: int, history: dict, mask_values: list,
-                        args: argparse.Namespace, validation_names: list[str]) -> dict:
-    """last.pth and INTERRUPTED.pth: make_checkpoint plus the optimizer (AdamW keeps two numbers per weight),
-    schedule and loss scaling, so that --resume continues exactly where the run stopped."""
+def make_training_state(model: UNet, optimizer, scheduler, scaler, ema: AveragedModel | None, epoch: int,
+                        history: dict, mask_values: list, args: argparse.Namespace,
+                        validation_names: list[str]) -> dict:
+    """last.pth and INTERRUPTED.pth: make_checkpoint of the weights as trained plus the optimizer (AdamW keeps two
+    numbers per weight), schedule, loss scaling and the --ema average, so that --resume continues exactly where
+    the run stopped."""
     return {
         **make_checkpoint(model, epoch, history, mask_values, args, validation_names),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "grad_scaler": scaler.state_dict(),
+        "ema": ema.state_dict() if ema is not None else {},
     }
 
 
@@ -229,7 +270,8 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
     # 3. Create the dataset and split it into training and validation images
     data_dir = Path(args.data_dir)
     train_set, val_set, mask_values = split_dataset(
-        data_dir / "imgs", data_dir / "masks", args.scale, None, args.classes, args.val, args.seed, args.augment
+        data_dir / "imgs", data_dir / "masks", args.scale, None, args.classes, args.val, args.seed, args.augment,
+        args.augmentation
     )
     if resume is not None:
         check_resume_mask_values(resume, args, mask_values)
@@ -250,8 +292,9 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
 
     # 6. Set up the optimizer, the learning-rate schedule and the fp16 loss scaling
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, "max", patience=5)  # on validation Dice
+    scheduler = make_scheduler(optimizer, args, len(train_loader))
     scaler = grad_scaler(device, args.amp)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema)) if args.ema else None
     history = {"train loss": [], "validation Dice": []}
     start_epoch = 1
     if resume is not None:
@@ -259,6 +302,8 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
         scheduler.load_state_dict(resume["scheduler"])
         if resume.get("grad_scaler"):  # empty when the run so far had no fp16 loss scaling (CPU, no --amp)
             scaler.load_state_dict(resume["grad_scaler"])
+        if ema is not None and resume.get("ema"):
+            ema.load_state_dict(resume["ema"])
         history = resume["history"]
         start_epoch = resume["epoch"] + 1
         logging.info(f"Resuming {args.resume} from epoch {start_epoch}")
@@ -273,7 +318,11 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
         Images scaling:  {args.scale}
         Mixed precision: {precision_name(device, args.amp)}{'' if args.amp else ' (--no-amp)'}
         Model:           UNet({model.n_channels}, {model.n_classes}, bilinear={model.bilinear}, \
-base_channels={model.base_channels}), {sum(p.numel() for p in model.parameters()):,} parameters""")
+base_channels={model.base_channels}{', normalize_input=True' if model.normalize_input else ''}), \
+{sum(p.numel() for p in model.parameters()):,} parameters""")
+    if args.schedule == "cosine" or ema is not None:
+        logging.info(f"Schedule: {args.schedule}" + (f", {args.warmup_epochs:g} warm-up epochs" if args.schedule
+                     == "cosine" else "") + (f"; weights averaged (EMA, decay {args.ema:g})" if ema else ""))
     wandb_run = init_wandb(args.wandb and is_main, "U-Net", vars(args))
     finished_epochs = start_epoch - 1
 
@@ -299,30 +348,37 @@ base_channels={model.base_channels}), {sum(p.numel() for p in model.parameters()
                     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                     scaler.step(optimizer)
                     scaler.update()
+                    if args.schedule == "cosine":
+                        scheduler.step()  # per step: the warm-up lasts a fraction of an epoch on small sets
+                    if ema is not None:
+                        ema.update_parameters(model)
 
                     epoch_loss += loss.item()
                     n_batches += 1
                     pbar.update(images.shape[0])
                     pbar.set_postfix(loss=f"{loss.item():.3f}")
 
-            recalibrate_batchnorm(model, train_loader, device, args.amp)
+            # The weights that are validated and saved for predict.py: the average, with --ema.
+            final = ema.module if ema is not None else model
+            recalibrate_batchnorm(final, train_loader, device, args.amp)
             # Every process trained on its own share: average the loss and Dice over all of them.
             train_loss = all_reduce_mean(epoch_loss / max(n_batches, 1), device)
             history["train loss"].append(train_loss)
             line = f"Epoch {epoch}/{args.epochs}: Loss = {train_loss:.3f}"
             if len(val_set):
-                val_dice = validation_dice(model, val_set, device, args.scale, rank, world_size)
-                scheduler.step(val_dice)
+                val_dice = validation_dice(final, val_set, device, args.scale, rank, world_size)
+                if args.schedule == "plateau":
+                    scheduler.step(val_dice)
                 history["validation Dice"].append(val_dice)
                 line += f", validation Dice = {val_dice:.3f}"
             finished_epochs = epoch
             if not is_main:
                 continue
             print(line, flush=True)
-            save_checkpoint(make_checkpoint(model, epoch, history, mask_values, args, validation_names),
+            save_checkpoint(make_checkpoint(final, epoch, history, mask_values, args, validation_names),
                             checkpoint_dir / f"checkpoint_epoch{epoch}.pth")
-            save_checkpoint(make_training_state(model, optimizer, scheduler, scaler, epoch, history, mask_values,
-                                                args, validation_names), checkpoint_dir / "last.pth")
+            save_checkpoint(make_training_state(model, optimizer, scheduler, scaler, ema, epoch, history,
+                                                mask_values, args, validation_names), checkpoint_dir / "last.pth")
             logging.info(f"Checkpoint {epoch} saved!")
             plot_training_curves(history, checkpoint_dir / "training_curves.png", title="U-Net training")
             if wandb_run is not None:
@@ -333,7 +389,7 @@ base_channels={model.base_channels}), {sum(p.numel() for p in model.parameters()
         if is_main:
             path = checkpoint_dir / "INTERRUPTED.pth"
             history = {name: values[:finished_epochs] for name, values in history.items()}
-            save_checkpoint(make_training_state(model, optimizer, scheduler, scaler, finished_epochs, history,
+            save_checkpoint(make_training_state(model, optimizer, scheduler, scaler, ema, finished_epochs, history,
                                                 mask_values, args, validation_names), path)
             logging.info(f"Interrupted: saved {path} (continue with --resume {path})")
         raise

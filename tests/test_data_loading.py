@@ -272,7 +272,8 @@ def test_scale_applies_to_image_and_mask(tmp_path):
 # Augmentation
 
 
-def test_augmentation_keeps_image_and_mask_aligned(tmp_path):
+@pytest.mark.parametrize("strength", ["light", "strong"])
+def test_augmentation_keeps_image_and_mask_aligned(tmp_path, strength):
     images_dir, masks_dir = make_folders(tmp_path)
     # The mask is exactly "red channel is bright": any misalignment between image and mask breaks that.
     mask = np.zeros((64, 64), np.uint8)
@@ -282,19 +283,41 @@ def test_augmentation_keeps_image_and_mask_aligned(tmp_path):
     image[..., 0] = mask
     image[..., 2] = 90
     save_pair(tmp_path, "a", mask, image=image)
-    dataset = BasicDataset(images_dir, masks_dir, augment=True)
+    dataset = BasicDataset(images_dir, masks_dir, augment=True, augmentation=strength)
     plain = BasicDataset(images_dir, masks_dir, augment=False)[0]
     torch.manual_seed(0)
     changed = 0
     for _ in range(30):
         item = dataset[0]
-        red_is_bright = (item["image"][0] > item["image"][2] + 0.2).long()
+        red_is_bright = (item["image"][0] > item["image"][2] + 0.1).long()
         agreement = (red_is_bright == item["mask"]).float().mean().item()
-        assert agreement > 0.97  # only pixels on the edges may differ (bicubic vs nearest)
+        # only pixels on the edges may differ (bicubic vs nearest; strong: also blur)
+        assert agreement > (0.97 if strength == "light" else 0.95)
         assert set(item["mask"].unique().tolist()) <= {0, 1}
         changed += not torch.equal(item["mask"], plain["mask"])
         assert not torch.equal(item["image"], plain["image"])  # colour jitter always changes the image
     assert changed >= 25
+
+
+def test_strong_augmentation_goes_further_than_light(tmp_path):
+    """Strong: larger crops change the object's size more, larger colour changes change its colour more."""
+    images_dir, masks_dir = make_folders(tmp_path)
+    mask = np.zeros((48, 48), np.uint8)
+    mask[10:30, 6:22] = 255
+    save_pair(tmp_path, "a", mask, image=np.full((48, 48, 3), (150, 100, 80), np.uint8))  # one flat colour
+    colour = torch.tensor([150, 100, 80]) / 255
+    spread = {}
+    for strength in ("light", "strong"):
+        dataset = BasicDataset(images_dir, masks_dir, augment=True, augmentation=strength)
+        torch.manual_seed(0)
+        items = [dataset[0] for _ in range(40)]
+        areas = [item["mask"].float().mean().item() for item in items]
+        # the median pixel: the image's colour, whatever black corners a rotation adds
+        shifts = [(item["image"].flatten(1).median(dim=1).values - colour).abs().mean().item() for item in items]
+        spread[strength] = np.std(areas), np.mean(shifts)
+    assert spread["strong"][0] > 2 * spread["light"][0] and spread["strong"][1] > 1.5 * spread["light"][1]
+    with pytest.raises(UserError, match="--augmentation wild: unknown; use one of light, strong"):
+        BasicDataset(images_dir, masks_dir, augmentation="wild")
 
 
 def test_augmentation_is_reproducible_with_torch_seed(tmp_path):

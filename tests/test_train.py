@@ -25,7 +25,7 @@ FAST = ["--data-dir", str(REPO_ROOT / "data"), "--scale", "0.25", "--base-channe
         "--validation", "20", "--seed", "0"]
 # checkpoint_epochN.pth: what predict.py and evaluate.py need; last.pth and INTERRUPTED.pth: all of training.
 EPOCH_KEYS = {"state_dict", "model_config", "mask_values", "epoch", "history", "args", "validation images"}
-TRAINING_STATE_KEYS = EPOCH_KEYS | {"optimizer", "scheduler", "grad_scaler"}
+TRAINING_STATE_KEYS = EPOCH_KEYS | {"optimizer", "scheduler", "grad_scaler", "ema"}
 EPOCH_LINE = re.compile(r"^Epoch (\d+)/(\d+): Loss = (\d+\.\d{3}), validation Dice = (\d+\.\d{3})$", re.M)
 
 
@@ -67,7 +67,8 @@ def test_checkpoints_are_complete_and_load_weights_only(trained):
     assert set(checkpoint) == EPOCH_KEYS
     assert checkpoint["epoch"] == 3
     assert checkpoint["mask_values"] == [0, 255]
-    assert checkpoint["model_config"] == {"n_channels": 3, "n_classes": 2, "bilinear": False, "base_channels": 8}
+    assert checkpoint["model_config"] == {"n_channels": 3, "n_classes": 2, "bilinear": False, "base_channels": 8,
+                                          "normalize_input": False}
     assert len(checkpoint["history"]["train loss"]) == 3 and len(checkpoint["history"]["validation Dice"]) == 3
     assert checkpoint["args"]["epochs"] == 3
     net = UNet(**checkpoint["model_config"])
@@ -195,7 +196,42 @@ def test_one_output_class_trains_with_bce(tmp_path):
     assert torch.load(tmp_path / "checkpoint_epoch1.pth", weights_only=True)["model_config"]["n_classes"] == 1
 
 
+def test_cosine_schedule_warms_up_then_falls_to_zero():
+    args = train.get_args(["--epochs", "4", "--schedule", "cosine", "--warmup-epochs", "1", "--learning-rate", "0.01"])
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=args.lr)
+    scheduler = train.make_scheduler(optimizer, args, steps_per_epoch=5)
+    rates = []
+    for _ in range(20):  # 4 epochs of 5 steps
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[:5] == pytest.approx([0.01 * k / 6 for k in range(1, 6)])  # linear warm-up over the first epoch
+    assert rates[5] == pytest.approx(0.01)  # the full rate right after it
+    assert all(a > b for a, b in zip(rates[5:], rates[6:]))  # then only down
+    assert rates[-1] < 0.001
+
+
+def test_ema_saves_the_averaged_weights_and_resumes(tmp_path):
+    """--ema: the epoch checkpoints (for predict.py) hold the average, last.pth the weights as trained plus the
+    average, and --resume carries on with both."""
+    result = run_train(*FAST, "--epochs", "2", "--ema", "0.9", "--schedule", "cosine",
+                       "--checkpoint-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "Schedule: cosine, 1 warm-up epochs; weights averaged (EMA, decay 0.9)" in result.stderr
+    saved = torch.load(tmp_path / "checkpoint_epoch2.pth", weights_only=True)["state_dict"]
+    last = torch.load(tmp_path / "last.pth", weights_only=True)
+    weight = "inc.double_conv.0.weight"
+    assert torch.equal(saved[weight], last["ema"]["module." + weight])
+    assert not torch.equal(saved[weight], last["state_dict"][weight])
+    resumed = run_train(*FAST, "--epochs", "3", "--ema", "0.9", "--schedule", "cosine", "--checkpoint-dir",
+                        str(tmp_path), "--resume", str(tmp_path / "last.pth"))
+    assert resumed.returncode == 0, resumed.stderr
+    assert EPOCH_LINE.search(resumed.stdout).group(1) == "3"
+
+
 @pytest.mark.parametrize("flags, expected", [
+    (["--ema", "1"], "--ema 1.0: a decay from 0 (off) to below 1"),
+    (["--warmup-epochs", "-1"], "--warmup-epochs -1.0: must be 0 or more"),
     (["--epochs", "0"], "--epochs 0"),
     (["--batch-size", "0"], "--batch-size 0"),
     (["--learning-rate", "-1"], "--learning-rate -1"),

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from unet import UNet
+from unet.unet_model import standardize
 from utils.dice_score import dice_coeff, dice_iou_per_image, dice_loss, multiclass_dice_coeff
 
 
@@ -47,7 +48,24 @@ def test_config_rebuilds_the_same_model():
     net = UNet(3, 4, bilinear=True, base_channels=8)
     again = UNet(**net.config())
     again.load_state_dict(net.state_dict())  # raises if any shape differs
-    assert net.config() == {"n_channels": 3, "n_classes": 4, "bilinear": True, "base_channels": 8}
+    assert net.config() == {"n_channels": 3, "n_classes": 4, "bilinear": True, "base_channels": 8,
+                            "normalize_input": False}
+
+
+def test_input_normalization_makes_the_model_blind_to_brightness_and_contrast():
+    """normalize_input standardizes each image's channels inside the model: the same photo darker and with less
+    contrast gives the same output; without it the output changes."""
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 32, 48)
+    darker = 0.6 * image + 0.1
+    for normalize, same in ((True, True), (False, False)):
+        torch.manual_seed(0)
+        net = UNet(3, 2, base_channels=4, normalize_input=normalize).eval()
+        with torch.no_grad():
+            assert torch.allclose(net(image), net(darker), atol=1e-3) is same
+    flat = UNet(3, 2, base_channels=4, normalize_input=True).eval()(torch.full((1, 3, 16, 16), 0.5))
+    assert torch.isfinite(flat).all()  # a flat image (std 0) stays finite
+    assert standardize(image).mean(dim=(2, 3)).abs().max() < 1e-5
 
 
 # --- Dice and IoU ---------------------------------------------------------------------------------

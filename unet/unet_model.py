@@ -11,12 +11,14 @@ class UNet(nn.Module):
     With the default base_channels=64 the parameter names and shapes match milesial/Pytorch-UNet.
     """
 
-    def __init__(self, n_channels: int, n_classes: int, bilinear: bool = False, base_channels: int = 64):
+    def __init__(self, n_channels: int, n_classes: int, bilinear: bool = False, base_channels: int = 64,
+                 normalize_input: bool = False):
         super().__init__()
         self.n_channels = n_channels
         self.n_classes = n_classes
         self.bilinear = bilinear
         self.base_channels = base_channels
+        self.normalize_input = normalize_input
         c = base_channels
         factor = 2 if bilinear else 1
         self.inc = DoubleConv(n_channels, c)
@@ -31,6 +33,8 @@ class UNet(nn.Module):
         self.outc = OutConv(c, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.normalize_input:
+            x = standardize(x)
         x1 = self.inc(x)
         x2 = self.down1(x1)
         x3 = self.down2(x2)
@@ -49,4 +53,14 @@ class UNet(nn.Module):
             "n_classes": self.n_classes,
             "bilinear": self.bilinear,
             "base_channels": self.base_channels,
+            "normalize_input": self.normalize_input,
         }
+
+
+def standardize(images: torch.Tensor, epsilon: float = 1e-2) -> torch.Tensor:
+    """Each image and channel to mean 0 and standard deviation 1 (N, C, H, W): a photo taken in brighter or
+    bluer light gives the network the same numbers. Part of the model, so predict.py and evaluate.py apply it too.
+    epsilon keeps a flat image (std 0) finite."""
+    mean = images.mean(dim=(2, 3), keepdim=True)
+    std = images.std(dim=(2, 3), keepdim=True)
+    return (images - mean) / (std + epsilon)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageEnhance, ImageFilter
 from torch.utils.data import Dataset, Subset
 from tqdm import tqdm
 
@@ -190,19 +190,28 @@ def _shorten(values: list, limit: int = 8) -> str:
 # Augmentation: geometry applied identically to image and mask; colour to the image only.
 
 
-def augment_pair(image: Image.Image, mask: Image.Image) -> tuple[Image.Image, Image.Image]:
-    """Random flip, small rotation, random resized crop (60-100% of the area) and colour jitter.
-    The mask uses nearest-neighbour so it keeps exact class indices. Randomness comes from torch,
-    so DataLoader workers and --seed give different, reproducible draws."""
+# How far each kind of augmentation goes: "light" (the tutorial's default for its demo cars) and "strong" (for
+# real photos, where lighting, framing and the object's pose change from one photo to the next).
+AUGMENTATIONS = {
+    "light": {"rotate_p": 0.3, "degrees": 10, "min_area": 0.6, "jitter": 0.2, "hue": 0.0, "blur_p": 0.0},
+    "strong": {"rotate_p": 0.5, "degrees": 30, "min_area": 0.35, "jitter": 0.4, "hue": 0.05, "blur_p": 0.2},
+}
+
+
+def augment_pair(image: Image.Image, mask: Image.Image, strength: str = "light") -> tuple[Image.Image, Image.Image]:
+    """Random flip, rotation, random resized crop and colour jitter, as far as AUGMENTATIONS[strength] says
+    (strong adds hue shifts and blur). The mask uses nearest-neighbour so it keeps exact class indices.
+    Randomness comes from torch, so DataLoader workers and --seed give different, reproducible draws."""
+    settings = AUGMENTATIONS[strength]
     width, height = image.size
     if torch.rand(1).item() < 0.5:
         image, mask = image.transpose(Image.FLIP_LEFT_RIGHT), mask.transpose(Image.FLIP_LEFT_RIGHT)
-    if torch.rand(1).item() < 0.3:
-        angle = _uniform(-10, 10)
+    if torch.rand(1).item() < settings["rotate_p"]:
+        angle = _uniform(-settings["degrees"], settings["degrees"])
         image = image.rotate(angle, resample=Image.BILINEAR)
         mask = mask.rotate(angle, resample=Image.NEAREST)  # corners filled with class 0, background
-    # Random resized crop: a box of 60-100% of the area, aspect ratio 3/4..4/3, stretched back to full size.
-    area = _uniform(0.6, 1.0) * width * height
+    # Random resized crop: a box of min_area-100% of the area, aspect ratio 3/4..4/3, stretched back to full size.
+    area = _uniform(settings["min_area"], 1.0) * width * height
     aspect = float(np.exp(_uniform(np.log(3 / 4), np.log(4 / 3))))
     crop_w, crop_h = min(width, np.sqrt(area * aspect)), min(height, np.sqrt(area / aspect))
     left, top = _uniform(0, width - crop_w), _uniform(0, height - crop_h)
@@ -210,9 +219,21 @@ def augment_pair(image: Image.Image, mask: Image.Image) -> tuple[Image.Image, Im
     image = image.resize((width, height), resample=Image.BICUBIC, box=box)
     mask = mask.resize((width, height), resample=Image.NEAREST, box=box)
     # Colour jitter, image only: the mask does not change when the light does.
+    jitter = settings["jitter"]
     for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
-        image = enhancer(image).enhance(_uniform(0.8, 1.2))
+        image = enhancer(image).enhance(_uniform(1 - jitter, 1 + jitter))
+    if settings["hue"]:
+        image = _shift_hue(image, _uniform(-settings["hue"], settings["hue"]))
+    if torch.rand(1).item() < settings["blur_p"]:  # an out-of-focus photo
+        image = image.filter(ImageFilter.GaussianBlur(_uniform(0.5, 1.5)))
     return image, mask
+
+
+def _shift_hue(image: Image.Image, shift: float) -> Image.Image:
+    """Turn the colour wheel by `shift` of a full turn (white light of another colour temperature)."""
+    hue, saturation, value = _to_rgb(image).convert("HSV").split()
+    hue = hue.point(lambda h: (h + round(shift * 256)) % 256)
+    return Image.merge("HSV", (hue, saturation, value)).convert("RGB")
 
 
 def _uniform(low: float, high: float) -> float:
@@ -230,9 +251,12 @@ class BasicDataset(Dataset):
 
     def __init__(self, images_dir: str | Path, masks_dir: str | Path, scale: float = 1.0,
                  mask_suffix: str | None = None, n_classes: int = 2, augment: bool = False,
-                 mask_values: MaskValues | None = None):
+                 mask_values: MaskValues | None = None, augmentation: str = "light"):
         self.images_dir, self.masks_dir = Path(images_dir), Path(masks_dir)
         self.scale, self.n_classes, self.augment = scale, n_classes, augment
+        if augmentation not in AUGMENTATIONS:
+            raise UserError(f"--augmentation {augmentation}: unknown; use one of {', '.join(AUGMENTATIONS)}")
+        self.augmentation = augmentation
         check_scale(scale)
 
         # 1. Find the images and their masks.
@@ -320,7 +344,7 @@ class BasicDataset(Dataset):
         image = _resize(_to_rgb(load_image(self.image_files[index])), self.scale, Image.BICUBIC)
         mask = _resize(Image.fromarray(self.mask_classes(index).astype(np.int32)), self.scale, Image.NEAREST)
         if self.augment:
-            image, mask = augment_pair(image, mask)
+            image, mask = augment_pair(image, mask, self.augmentation)
         return {
             "image": image_to_tensor(image),
             "mask": torch.from_numpy(np.asarray(mask).astype(np.int64)),
@@ -365,12 +389,13 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 def split_dataset(images_dir: str | Path, masks_dir: str | Path, scale: float = 1.0,
                   mask_suffix: str | None = None, n_classes: int = 2, val_percent: float = 10.0,
-                  seed: int = 0, augment: bool = True) -> tuple[Subset, Subset, MaskValues]:
+                  seed: int = 0, augment: bool = True, augmentation: str = "light") -> tuple[Subset, Subset, MaskValues]:
     """Seeded split into (train, validation) subsets; only the training subset is augmented.
     With val_percent > 0 and 2+ images there is always at least one validation image."""
     if not 0 <= val_percent < 100:
         raise UserError(f"--validation {val_percent}: must be a percentage in [0, 100), e.g. 10")
-    dataset = BasicDataset(images_dir, masks_dir, scale, mask_suffix, n_classes, augment=augment)
+    dataset = BasicDataset(images_dir, masks_dir, scale, mask_suffix, n_classes, augment=augment,
+                           augmentation=augmentation)
     n_total = len(dataset)
     n_val = int(n_total * val_percent / 100)
     if val_percent > 0 and n_total >= 2:

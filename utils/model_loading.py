@@ -52,6 +52,7 @@ def infer_unet_config(state_dict: dict, path: str | Path, flag: str) -> dict:
         # Transposed-convolution upsampling has weights; bilinear upsampling has none.
         "bilinear": "up1.up.weight" not in state_dict,
         "base_channels": int(first_conv.shape[0]),
+        "normalize_input": False,  # milesial's U-Net feeds the 0..1 pixels as they are
     }
 
 
