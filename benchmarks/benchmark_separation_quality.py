@@ -7,6 +7,9 @@
 
     python3 benchmarks/benchmark_separation_quality.py              # 10 minutes of training
     python3 benchmarks/benchmark_separation_quality.py --minutes 1  # a quick look
+    python3 benchmarks/benchmark_separation_quality.py --train-songs 40 --test-songs 4 --work W -- --data pool
+
+Arguments after `--` go to train_separator.py (e.g. --data pool or --seed 1).
 """
 import argparse
 import json
@@ -27,15 +30,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0, help="Training budget (train_separator.py --max-minutes)")
     parser.add_argument("--work", type=Path, default=None, help="Folder for songs, model and results (default: temporary)")
+    parser.add_argument("--train-songs", type=int, default=6, help="Demo songs to train on (a --work folder keeps its set)")
+    parser.add_argument("--test-songs", type=int, default=2, help="Demo songs to evaluate on")
+    parser.add_argument("extra", nargs="*", help="After --: more train_separator.py flags")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         songs, checkpoints, results = work / "demo_songs", work / "checkpoints", work / "evaluation"
         if not (songs / "test").is_dir():
-            run_script("make_demo_songs.py", "--out", str(songs), "--train", "6", "--test", "2", "--seconds", "30")
+            run_script("make_demo_songs.py", "--out", str(songs), "--train", str(args.train_songs),
+                       "--test", str(args.test_songs), "--seconds", "30")
         run_script("train_separator.py", "--root", str(songs), "--max-minutes", str(args.minutes),
-                   "--checkpoint-dir", str(checkpoints), "--overwrite")  # a reused --work holds the last run
+                   "--checkpoint-dir", str(checkpoints), "--overwrite", *args.extra)  # a reused --work: the last run
         run_script("evaluate.py", "--root", str(songs), "-m", str(checkpoints / "best.pth"), "--out", str(results))
         summary = json.loads((results / "results.json").read_text())["summary"]
 

@@ -105,13 +105,14 @@ def test_time_budget_stops_cleanly_with_a_checkpoint(songs, tmp_path):
     assert checkpoint["model_config"]["n_targets"] == 2
 
 
-def test_two_process_torchrun_on_gloo(songs, tmp_path):
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517"]
-    result = train("--root", songs, "--checkpoint-dir", tmp_path, "--epochs", "1", "--samples-per-epoch", "16",
-                   "--device", "cpu", "--data", "stream", *TINY, launcher=launcher)
+@pytest.mark.parametrize("data, port", [("stream", 29517), ("pool", 29518)])
+def test_two_process_torchrun_on_gloo(songs, tmp_path, data, port):
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}"]
+    result = train("--root", songs, "--checkpoint-dir", tmp_path, "--epochs", "2", "--samples-per-epoch", "16",
+                   "--device", "cpu", "--data", data, *TINY, launcher=launcher)
     assert result.returncode == 0, result.stderr
-    assert "2 process(es)" in result.stderr and "Epoch 1/1" in result.stderr
-    assert load(tmp_path / "last.pth")["epoch"] == 1
+    assert "2 process(es)" in result.stderr and "Epoch 2/2" in result.stderr
+    assert load(tmp_path / "last.pth")["epoch"] == 2
 
 
 @pytest.mark.parametrize("args, message", [

@@ -262,9 +262,10 @@ def test_data_auto_over_budget_pools_on_a_cpu_and_streams_on_a_gpu(root, monkeyp
     assert build_training_data(plan, TARGETS, DEFAULT_STFT, 128, [0.0], "auto", "cuda").kind == "stream"
 
 
-def test_pool_renewal_keeps_each_frame_for_about_eight_patch_frames():
+def test_pool_renewal_keeps_each_frame_for_at_most_sixteen_patch_frames():
     from vocal_separation_sanity_check.training import PoolPlan
 
-    # CPU defaults: 256 patches of 64 frames an epoch, 861-frame segments: 16384 / (8 * 861) -> 3 segments
-    assert PoolPlan.for_training(256, 64, DEFAULT_STFT, 1, 0).renewed_per_epoch == 3
+    # CPU defaults: 256 patches of 64 frames an epoch, 861-frame segments: 16384 / (16 * 861) -> 2 segments
+    assert PoolPlan.for_training(256, 64, DEFAULT_STFT, 1, 0).renewed_per_epoch == 2
+    assert PoolPlan.for_training(6400, 256, DEFAULT_STFT, 1, 0).renewed_per_epoch == 119  # the GPU preset's
     assert PoolPlan.for_training(8, 16, DEFAULT_STFT, 1, 0).renewed_per_epoch == 1  # at least one

@@ -42,10 +42,10 @@ RESAMPLE_MARGIN = 256  # file samples read beyond an excerpt on each side, for t
 POOL_BUDGET_FRACTION = 0.5
 POOL_SEGMENT_SECONDS = 20.0
 POOL_INITIAL_SEGMENTS = 16  # made before the first step (a few seconds); the pool grows to its size as it renews
-# Each pooled frame serves about this many patch frames before it is replaced: streaming every patch from disk
+# Each pooled frame serves at most this many patch frames before it is replaced: streaming every patch from disk
 # costs a 2-core CPU a third of its steps (reading, resampling, STFT beside the model); renewing the pool costs
-# an eighth of that, and 8 uses of a segment in new remixes is still a new example each time.
-POOL_REUSE = 8
+# a tenth to a sixteenth of that, and each use of a segment is in a new remix (other partners, gains, offsets).
+POOL_REUSE = 16
 INPUT_STATISTICS_EXCERPTS = 64  # streamed excerpts the input normalization is measured on
 STATISTICS_PATCH_FRAMES = 256  # frames per such excerpt (6 s)
 
@@ -311,7 +311,7 @@ class PoolPlan:
     @classmethod
     def for_training(cls, samples_per_epoch: int, patch_frames: int, settings: STFTSettings, workers: int,
                      seed: int) -> "PoolPlan":
-        """Renew enough segments per epoch that each pooled frame serves about POOL_REUSE patch frames."""
+        """Renew enough segments per epoch that each pooled frame serves at most POOL_REUSE patch frames."""
         segment_frames = POOL_SEGMENT_SECONDS * settings.sample_rate / settings.hop_length
         return cls(max(1, math.ceil(samples_per_epoch * patch_frames / (POOL_REUSE * segment_frames))), workers, seed)
 
