@@ -201,19 +201,16 @@ def pool(root, slots: int, workers: int, renewed: int = 1, shifts=(0.0,), seed: 
 
     plan = plan_training_data(root, TARGETS, DEFAULT_STFT, valid_seconds=10, valid_tracks=14)
     excerpts = AudioExcerpts(plan.train, TARGETS, DEFAULT_STFT, list(shifts), plan.usable_fraction)
-    return SpectrogramPool(excerpts, 128, slots, PoolPlan(renewed, workers, seed))
+    return SpectrogramPool(excerpts, 128, slots, PoolPlan(renewed, workers, seed, segment_frames=43))  # 1 s
 
 
-def test_pooled_segments_are_the_cached_spectrograms_of_random_stretches(root, monkeypatch):
-    from vocal_separation_sanity_check import training
-
-    monkeypatch.setattr(training, "POOL_SEGMENT_SECONDS", 1.0)  # 43 frames of the 3.4 s usable songs
+def test_pooled_segments_are_the_cached_spectrograms_of_random_stretches(root):
     _, memory, _ = plans(root, [0.0])
-    data = pool(root, slots=4, workers=0)
+    data = pool(root, slots=4, workers=0)  # segments of 43 frames from songs of 3.4 s (146 frames)
     data.start_epoch(1)
-    assert len(data) == 4  # the first POOL_INITIAL_SEGMENTS (16) went through 4 slots: the last 4 are in
+    assert len(data) == 4
     for slot in range(4):
-        song, start, frames = data.draw(12 + slot)
+        song, start, frames = data.draw(slot)
         assert frames == 43 and data.frames(slot) == 43
         for name in TARGETS + ["rest"]:
             expected = memory.spectrograms[song][name][:, :, start: start + frames]
@@ -223,11 +220,7 @@ def test_pooled_segments_are_the_cached_spectrograms_of_random_stretches(root, m
     assert item.shape == (2, 2, 128, 32) and item.is_complex()
 
 
-def test_the_pool_renews_a_few_segments_per_epoch_the_same_in_the_background(root, monkeypatch):
-    from vocal_separation_sanity_check import training
-
-    monkeypatch.setattr(training, "POOL_SEGMENT_SECONDS", 1.0)
-    monkeypatch.setattr(training, "POOL_INITIAL_SEGMENTS", 3)
+def test_the_pool_renews_a_few_segments_per_epoch_the_same_in_the_background(root):
     background, main = pool(root, 5, workers=1, renewed=2), pool(root, 5, workers=0, renewed=2)
     try:
         history = []
@@ -237,9 +230,9 @@ def test_the_pool_renews_a_few_segments_per_epoch_the_same_in_the_background(roo
             for ours, theirs in zip(background.segments, main.segments):
                 np.testing.assert_array_equal(ours["vocals"], theirs["vocals"])  # the same for a seed
             history.append([segment["rest"].copy() for segment in main.segments])
-        assert [len(slots) for slots in history] == [3, 5, 5]  # fills up to its slots, then renews
+        assert [len(slots) for slots in history] == [5, 5, 5]
         renewed = [not np.array_equal(before, after) for before, after in zip(history[1], history[2])]
-        assert renewed == [True, True, False, False, False]  # segments 5 and 6 replaced the oldest, 0 and 1
+        assert renewed == [False, False, True, True, False]  # epoch 3: segments 7 and 8 replaced the oldest, 2 and 3
         resumed = pool(root, 5, workers=0, renewed=2)  # --resume before epoch 3: the same pool
         resumed.start_epoch(3)
         for ours, theirs in zip(resumed.segments, main.segments):
@@ -254,18 +247,20 @@ def test_data_auto_over_budget_pools_on_a_cpu_and_streams_on_a_gpu(root, monkeyp
     caplog.set_level("INFO")
     plan = plan_training_data(root, TARGETS, DEFAULT_STFT, valid_seconds=10, valid_tracks=14)
     monkeypatch.setattr(training, "physical_memory", lambda: 2 * 2**20)  # budget: a quarter, 0.5 MB
-    data = build_training_data(plan, TARGETS, DEFAULT_STFT, 128, [0.0], "auto", "cpu", training.PoolPlan(2, 0))
-    assert training.pool_segment_bytes(data.excerpts, 128) == int(20 * 44100 / 1024 * 2 * 128 * 8 * 2)  # 3.5 MB
+    pool_plan = training.PoolPlan.for_training(16, 32, DEFAULT_STFT, 0, 0)
+    data = build_training_data(plan, TARGETS, DEFAULT_STFT, 128, [0.0], "auto", "cpu", pool_plan)
+    assert pool_plan.segment_frames == 431 and pool_plan.renewed_per_epoch == 1  # 10 s
+    assert training.pool_segment_bytes(data.excerpts, 128, 431) == 431 * 2 * 128 * 8 * 2  # 1.8 MB
     assert data.kind == "pool" and data.slots == 1  # half the budget holds none: at least one
-    assert "Training data: a pool of 1 random 20-s segments' spectrograms in RAM" in caplog.text
-    assert "2 renewed per epoch from 3 tracks by the main process(es)" in caplog.text
+    assert "Training data: a pool of 1 random 10-s segments' spectrograms in RAM" in caplog.text
+    assert "1 renewed per epoch from 3 tracks by the main process(es)" in caplog.text
     assert build_training_data(plan, TARGETS, DEFAULT_STFT, 128, [0.0], "auto", "cuda").kind == "stream"
 
 
 def test_pool_renewal_keeps_each_frame_for_at_most_sixteen_patch_frames():
     from vocal_separation_sanity_check.training import PoolPlan
 
-    # CPU defaults: 256 patches of 64 frames an epoch, 861-frame segments: 16384 / (16 * 861) -> 2 segments
-    assert PoolPlan.for_training(256, 64, DEFAULT_STFT, 1, 0).renewed_per_epoch == 2
-    assert PoolPlan.for_training(6400, 256, DEFAULT_STFT, 1, 0).renewed_per_epoch == 119  # the GPU preset's
+    # CPU defaults: 256 patches of 64 frames an epoch, 431-frame segments: 16384 / (16 * 431) -> 3 segments
+    assert PoolPlan.for_training(256, 64, DEFAULT_STFT, 1, 0) == PoolPlan(3, 1, 0, 431)
+    assert PoolPlan.for_training(6400, 256, DEFAULT_STFT, 1, 0) == PoolPlan(200, 1, 0, 512)  # the GPU preset's
     assert PoolPlan.for_training(8, 16, DEFAULT_STFT, 1, 0).renewed_per_epoch == 1  # at least one

@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     stft_in_workers = data.kind == "stream" and device.type == "cpu" and workers > 0
     dataset = RemixDataset(data, args.targets, args.patch_frames, args.samples_per_epoch // world_size,
                            seed=seed, spectrograms_of=(settings, max_bin) if stft_in_workers else None)
+    # A pool is filled here, before training starts (after --resume: as it was at that epoch).
+    dataset.set_epoch((resume["epoch"] if resume else 0) + 1)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=False, num_workers=workers, drop_last=True,
                         pin_memory=device.type == "cuda", persistent_workers=workers > 0)
     if len(loader) == 0:
