@@ -211,6 +211,24 @@ def test_cosine_schedule_warms_up_then_falls_to_zero():
     assert rates[-1] < 0.001
 
 
+def test_ema_decay_rises_from_low_to_the_given_value():
+    """The first steps are averaged with a low decay, so a short run is not held back by its random start."""
+    model = torch.nn.Linear(1, 1, bias=False)
+    ema = train.make_ema(model, 0.9)
+    expected = None
+    for step in range(40):
+        with torch.no_grad():
+            model.weight.fill_(float(step))
+        ema.update_parameters(model)
+        if expected is None:
+            expected = 0.0  # the first update copies the weights
+        else:
+            decay = min(0.9, (1 + step) / (10 + step))  # (1 + n) / (10 + n) after n = step updates
+            expected = expected * decay + step * (1 - decay)
+        assert ema.module.weight.item() == pytest.approx(expected, rel=1e-5)
+    assert 39 - ema.module.weight.item() < 10  # lags the last weights by about 1 / (1 - 0.9) steps
+
+
 def test_ema_saves_the_averaged_weights_and_resumes(tmp_path):
     """--ema: the epoch checkpoints (for predict.py) hold the average, last.pth the weights as trained plus the
     average, and --resume carries on with both."""
