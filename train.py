@@ -72,22 +72,22 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--wandb", action="store_true", help="Log to Weights & Biases (offline without an API key)")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                         help="Random flips, crops and colour jitter of the training images; --no-augment turns them off")
-    parser.add_argument("--augmentation", choices=sorted(AUGMENTATIONS), default="light",
-                        help="How far the augmentation goes: light, or strong (larger rotations and crops, hue "
-                             "shifts, blur) for real photos")
+    parser.add_argument("--augmentation", choices=sorted(AUGMENTATIONS), default="strong",
+                        help="How far the augmentation goes: strong (rotations up to 30 degrees, crops down to 35%% "
+                             "of the area, hue shifts, blur), or light (the tutorial's first version)")
     parser.add_argument("--base-channels", type=int, default=64,
                         help="Channels of the first layer (64 = the original U-Net; 16 trains ~16x faster)")
-    parser.add_argument("--input-norm", action=argparse.BooleanOptionalAction, default=False,
+    parser.add_argument("--input-norm", action=argparse.BooleanOptionalAction, default=True,
                         help="Standardize each image's colours (mean 0, std 1 per channel) inside the model, so "
-                             "lighting and colour casts change less")
-    parser.add_argument("--schedule", choices=["plateau", "cosine"], default="plateau",
-                        help="Learning rate: plateau (lowered when the validation Dice stalls for 5 epochs) or "
-                             "cosine (linear warm-up, then down to 0 at the last step)")
+                             "lighting and colour casts change less; --no-input-norm feeds the 0..1 pixels as they are")
+    parser.add_argument("--schedule", choices=["plateau", "cosine"], default="cosine",
+                        help="Learning rate: cosine (linear warm-up, then down to 0 at the last step) or plateau "
+                             "(lowered when the validation Dice stalls for 5 epochs)")
     parser.add_argument("--warmup-epochs", type=float, default=1.0,
                         help="With --schedule cosine: epochs of linear warm-up from 0 to --learning-rate")
-    parser.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
-                        help="Validate and save an exponential moving average of the weights (e.g. 0.95 per "
-                             "step); 0 = the weights as trained")
+    parser.add_argument("--ema", type=float, default=0.9, metavar="DECAY",
+                        help="Validate and save an exponential moving average of the weights with this decay per "
+                             "step; 0 = the weights as trained")
     return parser.parse_args(argv)
 
 
@@ -232,6 +232,21 @@ def load_resume_checkpoint(args: argparse.Namespace) -> dict:
     return checkpoint
 
 
+# How a run trained before these flags existed: a --resume of its last.pth carries on the same way.
+SETTINGS_BEFORE_FLAGS = {"augmentation": "light", "schedule": "plateau", "warmup_epochs": 1.0, "ema": 0.0}
+
+
+def continue_with_run_settings(args: argparse.Namespace, checkpoint: dict) -> None:
+    """--resume continues with the resumed run's augmentation, schedule and weight averaging (its optimizer and
+    schedule state only fit those), whatever today's defaults are."""
+    saved = checkpoint.get("args") or {}
+    for name, before in SETTINGS_BEFORE_FLAGS.items():
+        value = saved.get(name, before)
+        if getattr(args, name) != value:
+            logging.info(f"--resume: continuing with the run's own --{name.replace('_', '-')} {value}")
+            setattr(args, name, value)
+
+
 def check_resume_mask_values(checkpoint: dict, args: argparse.Namespace, mask_values: list) -> None:
     if checkpoint.get("mask_values") != mask_values:
         raise UserError(f"--resume {args.resume}: trained on masks with values {checkpoint.get('mask_values')}, "
@@ -274,6 +289,8 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
 
     # 1. Build the model (new, --load weights, or the --resume run's): bad checkpoints stop the run here
     resume = load_resume_checkpoint(args) if args.resume else None
+    if resume is not None:
+        continue_with_run_settings(args, resume)
     model = build_model(args, resume)
 
     # 2. The run's own folder: an earlier run's checkpoints there stop this one (or go, with --overwrite)

@@ -68,7 +68,7 @@ def test_checkpoints_are_complete_and_load_weights_only(trained):
     assert checkpoint["epoch"] == 3
     assert checkpoint["mask_values"] == [0, 255]
     assert checkpoint["model_config"] == {"n_channels": 3, "n_classes": 2, "bilinear": False, "base_channels": 8,
-                                          "normalize_input": False}
+                                          "normalize_input": True}  # --input-norm is on by default
     assert len(checkpoint["history"]["train loss"]) == 3 and len(checkpoint["history"]["validation Dice"]) == 3
     assert checkpoint["args"]["epochs"] == 3
     net = UNet(**checkpoint["model_config"])
@@ -77,17 +77,20 @@ def test_checkpoints_are_complete_and_load_weights_only(trained):
     assert f"Mixed precision: {precision_name(torch.device('cpu'), True)}\n" in result.stderr
 
 
-def test_last_pth_holds_the_training_state_at_three_times_the_size(trained):
+def test_last_pth_holds_the_training_state_at_four_times_the_size(trained):
     checkpoints, _ = trained
     last = torch.load(checkpoints / "last.pth", weights_only=True)
     assert set(last) == TRAINING_STATE_KEYS
     assert last["epoch"] == 3
     epoch3 = torch.load(checkpoints / "checkpoint_epoch3.pth", weights_only=True)
     assert last["history"] == epoch3["history"]
-    assert all(torch.equal(last["state_dict"][k], v) for k, v in epoch3["state_dict"].items())
-    # AdamW keeps two numbers per weight: the full state is about 3x the weights-only checkpoint.
+    # The epoch checkpoint holds the average of the weights (--ema), last.pth that average and the weights as trained.
+    assert all(torch.equal(last["ema"]["module." + k], v) for k, v in epoch3["state_dict"].items())
+    assert last["state_dict"].keys() == epoch3["state_dict"].keys()
+    # AdamW keeps two numbers per weight and --ema (on by default) one more copy of the weights: the full state
+    # is about 4x the weights-only checkpoint.
     sizes = {name: (checkpoints / name).stat().st_size for name in ("checkpoint_epoch1.pth", "last.pth")}
-    assert 2.7 < sizes["last.pth"] / sizes["checkpoint_epoch1.pth"] < 3.3, sizes
+    assert 3.7 < sizes["last.pth"] / sizes["checkpoint_epoch1.pth"] < 4.3, sizes
     # Every epoch's checkpoint is enough for predict.py and evaluate.py.
     net, mask_values, _ = load_unet(checkpoints / "checkpoint_epoch1.pth")
     assert net.base_channels == 8 and mask_values == [0, 255]
