@@ -38,10 +38,11 @@ GAIN_RANGE = (0.25, 1.25)  # random gain per source, as in Open-Unmix
 # songs take 0.5 GB; MUSDB18-HQ's 86 training tracks would take about 60 GB and are streamed from disk.
 CACHE_BUDGET_BYTES = 2 * 2**30
 RESAMPLE_MARGIN = 256  # file samples read beyond an excerpt on each side, for the resampling filter
-# The CPU's pool of segments (SpectrogramPool) for sets over the budget: half the cache's budget, so that the pool,
-# the model and the segments being made stay within 3 GB. 10 s segments hold several patches each, and spread the
-# pool over more tracks than longer ones would: with 20 s ones, 40 demo songs validated 0.9 dB lower than in RAM.
-POOL_BUDGET_FRACTION = 0.5
+# The CPU's pool of segments (SpectrogramPool) for sets over the budget: 40% of the cache's budget (0.8 GB), so that
+# training stays within 3 GB while the pool fills (at half the budget it peaked at 2.9 GB, main and background
+# process together). 10 s segments hold several patches each, and spread the pool over more tracks than longer
+# ones would: with 20 s ones, 40 demo songs validated 0.9 dB lower than in RAM.
+POOL_BUDGET_FRACTION = 0.4
 POOL_SEGMENT_SECONDS = 10.0
 # Each pooled frame serves at most this many patch frames before it is replaced: streaming every patch from disk
 # costs a 2-core CPU a third of its steps (reading, resampling, STFT beside the model); renewing the pool costs
