@@ -79,7 +79,7 @@ def test_validation_dice_in_the_training_log_is_what_evaluate_prints(tmp_path):
     names = checkpoint["validation images"]
     logged = checkpoint["history"]["validation Dice"][-1]
     assert len(names) == 3 and 0 < logged < 1  # a model in the middle of learning: the comparison means something
-    assert f"Epoch 3/3: Loss = " in result.stdout and f"validation Dice = {logged:.3f}" in result.stdout
+    assert "Epoch 3/3: Loss = " in result.stdout and f"validation Dice = {logged:.3f}" in result.stdout
     validation = tmp_path / "validation"
     for folder, suffix in (("imgs", ".png"), ("masks", "_mask.png")):
         (validation / folder).mkdir(parents=True)
