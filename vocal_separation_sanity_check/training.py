@@ -357,13 +357,12 @@ class SpectrogramPool:
 
     def __init__(self, excerpts: "AudioExcerpts", max_bin: int, slots: int, plan: PoolPlan):
         self.excerpts = excerpts
-        self.targets = excerpts.targets
         self.max_bin = max_bin
         self.slots = slots
         self.plan = plan
         self.segments: list[dict[str, np.ndarray]] = []  # by slot
         self.made = 0  # segments made so far
-        self.pending: tuple[int, list[Future]] | None = None  # (first segment number, results being made)
+        self.pending: list[Future] = []  # the next epoch's segments, being made in the background
         # Spawned, not forked: a fork of a process that already runs torch's thread pool can hang.
         self.executor = ProcessPoolExecutor(plan.workers, multiprocessing.get_context("spawn"),
                                             initializer=quiet_background_process) if plan.workers else None
@@ -388,12 +387,10 @@ class SpectrogramPool:
         frames = min(self.plan.segment_frames, song_frames)
         return song, int(rng.integers(song_frames - frames + 1)), frames
 
-    def submit(self, first: int, last: int) -> list:
-        """Start making segments first..last-1: futures in the background, or the segments themselves."""
-        draws = [self.draw(number) for number in range(first, last)]
-        if self.executor is None:
-            return [make_segment(self.excerpts, *draw, self.max_bin) for draw in draws]
-        return [self.executor.submit(make_segment, self.excerpts, *draw, self.max_bin) for draw in draws]
+    def submit(self, first: int, last: int) -> list[Future]:
+        """Start making segments first..last-1 in the background."""
+        return [self.executor.submit(make_segment, self.excerpts, *self.draw(number), self.max_bin)
+                for number in range(first, last)]
 
     def start_epoch(self, epoch: int) -> None:
         """Bring in the segments due before `epoch` (waiting for them if need be), then start the next epoch's.
@@ -401,20 +398,23 @@ class SpectrogramPool:
         wanted = self.segments_before(epoch)
         if wanted == self.made and self.segments:
             return
-        if self.pending is not None and self.pending[0] == self.made and self.made + len(self.pending[1]) == wanted:
-            made = [future.result() for future in self.pending[1]]
-        else:  # the first epoch, or --resume: only the last segment of each slot counts
-            for future in self.pending[1] if self.pending else []:
+        if self.pending and self.made + len(self.pending) == wanted:  # made during the last epoch
+            made = [future.result() for future in self.pending]
+        else:  # the first epoch, --resume, or no background process: only the last segment of each slot counts
+            for future in self.pending:
                 future.cancel()
             self.made = max(self.made, wanted - self.slots)
-            results = tqdm(self.submit(self.made, wanted), desc="Filling the pool", unit="segment", leave=False)
-            made = [result.result() if isinstance(result, Future) else result for result in results]
+            if self.executor is not None:
+                made = (future.result() for future in self.submit(self.made, wanted))
+            else:
+                made = (make_segment(self.excerpts, *self.draw(number), self.max_bin) for number in range(self.made, wanted))
+            made = tqdm(made, desc="Filling the pool", unit="segment", total=wanted - self.made, leave=False,
+                        disable=wanted - self.made <= self.plan.renewed_per_epoch)  # a bar for the fill only
         self.segments += [None] * (min(self.slots, wanted) - len(self.segments))  # the pool fills up first
         for number, segment in zip(range(self.made, wanted), made):
             self.segments[number % self.slots] = segment
         self.made = wanted
-        upcoming = self.segments_before(epoch + 1)
-        self.pending = (wanted, self.submit(wanted, upcoming)) if self.executor else None
+        self.pending = self.submit(wanted, self.segments_before(epoch + 1)) if self.executor else []
 
     def close(self) -> None:
         """Stop the background processes (segments being made are dropped)."""
