@@ -75,6 +75,9 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--augmentation", choices=sorted(AUGMENTATIONS), default="strong",
                         help="How far the augmentation goes: strong (rotations up to 30 degrees, crops down to 35%% "
                              "of the area, hue shifts, blur), or light (the tutorial's first version)")
+    parser.add_argument("--copy-paste", type=float, default=0.0, metavar="P",
+                        help="With this probability, paste the objects of another training image (augmented on "
+                             "its own) over a training image; 0 = off")
     parser.add_argument("--base-channels", type=int, default=64,
                         help="Channels of the first layer (64 = the original U-Net; 16 trains ~16x faster)")
     parser.add_argument("--input-norm", action=argparse.BooleanOptionalAction, default=True,
@@ -233,7 +236,8 @@ def load_resume_checkpoint(args: argparse.Namespace) -> dict:
 
 
 # How a run trained before these flags existed: a --resume of its last.pth carries on the same way.
-SETTINGS_BEFORE_FLAGS = {"augmentation": "light", "schedule": "plateau", "warmup_epochs": 1.0, "ema": 0.0}
+SETTINGS_BEFORE_FLAGS = {"augmentation": "light", "schedule": "plateau", "warmup_epochs": 1.0, "ema": 0.0,
+                        "copy_paste": 0.0}
 
 
 def continue_with_run_settings(args: argparse.Namespace, checkpoint: dict) -> None:
@@ -300,7 +304,7 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
     data_dir = Path(args.data_dir)
     train_set, val_set, mask_values = split_dataset(
         data_dir / "imgs", data_dir / "masks", args.scale, None, args.classes, args.val, args.seed, args.augment,
-        args.augmentation
+        args.augmentation, args.copy_paste
     )
     if resume is not None:
         check_resume_mask_values(resume, args, mask_values)

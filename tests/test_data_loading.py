@@ -430,3 +430,40 @@ def test_too_many_mask_values_for_the_classes(tmp_path):
                                         r"\.\.\. \(4 more\)\] but --classes is 3; use --classes 12"):
         BasicDataset(images_dir, masks_dir, n_classes=3)
     assert len(BasicDataset(images_dir, masks_dir, n_classes=12).mask_values) == 12
+
+
+# ---------------------------------------------------------------------------------------------
+# Copy-paste
+
+
+def test_copy_paste_puts_the_other_images_objects_on_top(tmp_path, monkeypatch):
+    """Geometry and colour augmentation off, so the result is known pixel for pixel: the source's object pixels
+    and classes replace the target's there, everything else is the target's."""
+    images_dir, masks_dir = make_folders(tmp_path)
+    target_mask = np.zeros((12, 16), np.uint8)
+    target_mask[1:5, 1:6] = 255
+    source_mask = np.zeros((12, 16), np.uint8)
+    source_mask[3:10, 4:12] = 255  # overlaps the target's object: pasted on top of it
+    target_image, source_image = random_rgb(12, 16, seed=1), random_rgb(12, 16, seed=2)
+    save_pair(tmp_path, "a", target_mask, image=target_image)
+    save_pair(tmp_path, "b", source_mask, image=source_image)
+    monkeypatch.setattr("utils.data_loading.augment_pair", lambda image, mask, strength: (image, mask))
+    dataset = BasicDataset(images_dir, masks_dir, augment=True, copy_paste=1.0)
+    dataset.paste_from = [1]
+    item = dataset[0]
+    pasted = source_mask > 0
+    expected_image = np.where(pasted[..., None], source_image, target_image)
+    np.testing.assert_array_equal(item["mask"].numpy(), ((target_mask > 0) | pasted).astype(np.int64))
+    np.testing.assert_array_equal((item["image"].permute(1, 2, 0).numpy() * 255).round(), expected_image)
+    dataset.copy_paste = 0.0
+    np.testing.assert_array_equal(dataset[0]["mask"].numpy(), (target_mask > 0).astype(np.int64))
+
+
+def test_copy_paste_takes_objects_from_training_images_only(tmp_path):
+    images_dir, masks_dir = make_set(tmp_path, 10)
+    train_set, val_set, _ = split_dataset(images_dir, masks_dir, 1.0, None, 2, 30, 0, True, "strong", 0.5)
+    assert sorted(train_set.dataset.paste_from) == sorted(train_set.indices)
+    assert not set(train_set.dataset.paste_from) & set(val_set.indices)
+    assert train_set.dataset.copy_paste == 0.5 and val_set.dataset.augment is False
+    with pytest.raises(UserError, match=r"^--copy-paste 1.5: a probability from 0 to 1"):
+        split_dataset(images_dir, masks_dir, 1.0, None, 2, 30, 0, True, "strong", 1.5)
