@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
 from evaluate import score_images
-from unet import UNet
+from unet import NORMS, UNet
 from utils.cli import DefaultsHelpFormatter
 from utils.checkpoint import prepare_checkpoint_dir_once, save_checkpoint
 from utils.data_loading import AUGMENTATIONS, split_dataset
@@ -35,7 +35,7 @@ from utils.device import autocast, grad_scaler, memory_format, pick_device, prec
 from utils.dice_score import dice_loss
 from utils.distributed import all_reduce_mean, all_reduce_sum, cleanup_distributed, finish_distributed, setup_distributed
 from utils.errors import UserError, run_cli
-from utils.model_loading import load_image_checkpoint, load_weights, split_checkpoint
+from utils.model_loading import checkpoint_norm, load_image_checkpoint, load_weights, split_checkpoint
 from utils.plotting import plot_training_curves
 from utils.wandb_logging import init_wandb
 
@@ -83,6 +83,10 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--input-norm", action=argparse.BooleanOptionalAction, default=True,
                         help="Standardize each image's colours (mean 0, std 1 per channel) inside the model, so "
                              "lighting and colour casts change less; --no-input-norm feeds the 0..1 pixels as they are")
+    parser.add_argument("--norm", choices=NORMS, default="ibn",
+                        help="Normalization layers: ibn (InstanceNorm in the first two blocks, each image normalized "
+                             "by its own statistics, so unseen photos look more like the training ones; BatchNorm "
+                             "after them) or batch (BatchNorm everywhere, the original U-Net)")
     parser.add_argument("--schedule", choices=["plateau", "cosine"], default="cosine",
                         help="Learning rate: cosine (linear warm-up, then down to 0 at the last step) or plateau "
                              "(lowered when the validation Dice stalls for 5 epochs)")
@@ -208,11 +212,17 @@ def build_model(args: argparse.Namespace, resume_checkpoint: dict | None) -> UNe
         net = UNet(**resume_checkpoint["model_config"])
         load_weights(net, resume_checkpoint["state_dict"], args.resume, "--resume")
         return net
+    loaded = load_image_checkpoint(args.load, "--load") if args.load else None
+    if loaded is not None:
+        loaded_norm = checkpoint_norm(loaded, args.load, "--load")
+        if loaded_norm != args.norm:
+            # The weights only fit layers like their own (milesial's and older checkpoints: BatchNorm throughout).
+            logging.info(f"--load {args.load}: keeping its normalization layers, --norm {loaded_norm}")
+            args.norm = loaded_norm
     net = UNet(n_channels=3, n_classes=args.classes, bilinear=args.bilinear, base_channels=args.base_channels,
-               normalize_input=args.input_norm)
-    if args.load:
-        state_dict, _ = split_checkpoint(load_image_checkpoint(args.load, "--load"))
-        load_weights(net, state_dict, args.load, "--load")
+               normalize_input=args.input_norm, norm=args.norm)
+    if loaded is not None:
+        load_weights(net, split_checkpoint(loaded)[0], args.load, "--load")
         logging.info(f"Model loaded from {args.load}")
     return net
 
@@ -351,7 +361,8 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
         Images scaling:  {args.scale}
         Mixed precision: {precision_name(device, args.amp)}{'' if args.amp else ' (--no-amp)'}
         Model:           UNet({model.n_channels}, {model.n_classes}, bilinear={model.bilinear}, \
-base_channels={model.base_channels}{', normalize_input=True' if model.normalize_input else ''}), \
+base_channels={model.base_channels}{', normalize_input=True' if model.normalize_input else ''}\
+{f', norm={model.norm}' if model.norm != 'batch' else ''}), \
 {sum(p.numel() for p in model.parameters()):,} parameters""")
     if args.schedule == "cosine" or ema is not None:
         logging.info(f"Schedule: {args.schedule}" + (f", {args.warmup_epochs:g} warm-up epochs" if args.schedule

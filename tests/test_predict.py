@@ -109,9 +109,10 @@ def test_colour_mask_values_give_rgb_masks(tmp_path):
     assert (mask == [255, 0, 0]).all()
 
 
-@pytest.mark.parametrize("bilinear, n_classes, base", [(False, 2, 64), (True, 1, 8), (False, 5, 4)])
-def test_architecture_read_from_state_dict(bilinear, n_classes, base):
-    net = UNet(3, n_classes, bilinear=bilinear, base_channels=base)
+@pytest.mark.parametrize("bilinear, n_classes, base, norm", [(False, 2, 64, "batch"), (True, 1, 8, "batch"),
+                                                             (False, 5, 4, "batch"), (False, 2, 8, "ibn")])
+def test_architecture_read_from_state_dict(bilinear, n_classes, base, norm):
+    net = UNet(3, n_classes, bilinear=bilinear, base_channels=base, norm=norm)
     assert infer_unet_config(net.state_dict(), "x.pth", "--model") == net.config()
 
 

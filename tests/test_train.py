@@ -68,7 +68,7 @@ def test_checkpoints_are_complete_and_load_weights_only(trained):
     assert checkpoint["epoch"] == 3
     assert checkpoint["mask_values"] == [0, 255]
     assert checkpoint["model_config"] == {"n_channels": 3, "n_classes": 2, "bilinear": False, "base_channels": 8,
-                                          "normalize_input": True}  # --input-norm is on by default
+                                          "normalize_input": True, "norm": "ibn"}  # --input-norm and --norm ibn: defaults
     assert len(checkpoint["history"]["train loss"]) == 3 and len(checkpoint["history"]["validation Dice"]) == 3
     assert checkpoint["args"]["epochs"] == 3
     net = UNet(**checkpoint["model_config"])
@@ -184,6 +184,10 @@ def test_load_milesial_state_dict_and_train(tmp_path):
                        "--load", str(tmp_path / "milesial.pth"))
     assert result.returncode == 0, result.stderr
     assert f"Model loaded from {tmp_path / 'milesial.pth'}" in result.stderr
+    # milesial's U-Net has BatchNorm throughout: the run keeps its layers instead of the default --norm ibn
+    assert f"--load {tmp_path / 'milesial.pth'}: keeping its normalization layers, --norm batch" in result.stderr
+    saved = torch.load(tmp_path / "out" / "checkpoint_epoch1.pth", weights_only=True)
+    assert saved["model_config"]["norm"] == "batch" and saved["args"]["norm"] == "batch"
     assert f"Mixed precision: {precision_name(torch.device('cpu'), True)}" in result.stderr
     assert len(EPOCH_LINE.findall(result.stdout)) == 1
     assert (tmp_path / "out" / "checkpoint_epoch1.pth").is_file()

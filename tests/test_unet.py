@@ -49,7 +49,37 @@ def test_config_rebuilds_the_same_model():
     again = UNet(**net.config())
     again.load_state_dict(net.state_dict())  # raises if any shape differs
     assert net.config() == {"n_channels": 3, "n_classes": 4, "bilinear": True, "base_channels": 8,
-                            "normalize_input": False}
+                            "normalize_input": False, "norm": "batch"}
+
+
+def test_ibn_puts_instance_norm_in_the_first_two_blocks_only():
+    """norm="ibn": InstanceNorm (no running statistics: each image its own) in inc and down1, BatchNorm after."""
+    net = UNet(3, 2, base_channels=8, norm="ibn")
+    kinds = {name: type(module).__name__ for name, module in net.named_modules()
+             if isinstance(module, (torch.nn.InstanceNorm2d, torch.nn.BatchNorm2d))}
+    assert {name for name, kind in kinds.items() if kind == "InstanceNorm"} == {
+        "inc.double_conv.1", "inc.double_conv.4", "down1.maxpool_conv.1.double_conv.1",
+        "down1.maxpool_conv.1.double_conv.4"}
+    assert sum(kind == "BatchNorm2d" for kind in kinds.values()) == 14
+    state = net.state_dict()
+    assert "inc.double_conv.1.weight" in state and "inc.double_conv.1.running_mean" not in state
+    assert "down2.maxpool_conv.1.double_conv.1.running_mean" in state
+    again = UNet(**net.config())
+    again.load_state_dict(state)
+    assert net.config()["norm"] == "ibn"
+    # in eval mode too, an image is normalized by its own statistics: a batch gives each image's own output
+    net.eval()
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(net(images)[1:], net(images[1:]), atol=1e-5)
+    # channels_last in, channels_last out (the layout bf16 training on a CPU uses), same numbers
+    layer = net.inc.double_conv[1]
+    features = torch.rand(2, 8, 16, 16)
+    as_channels_last = layer(features.contiguous(memory_format=torch.channels_last))
+    assert as_channels_last.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(as_channels_last, layer(features), atol=1e-6)
+    with pytest.raises(ValueError, match="UNet norm 'layer': use one of batch, ibn"):
+        UNet(3, 2, norm="layer")
 
 
 def test_input_normalization_makes_the_model_blind_to_brightness_and_contrast():

@@ -1,3 +1,3 @@
-from .unet_model import UNet
+from .unet_model import NORMS, UNet
 
-__all__ = ["UNet"]
+__all__ = ["NORMS", "UNet"]

@@ -4,19 +4,40 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-class DoubleConv(nn.Module):
-    """(convolution => [BN] => ReLU) * 2"""
+class InstanceNorm(nn.InstanceNorm2d):
+    """InstanceNorm with learned scale and shift that keeps a channels_last input channels_last"""
 
-    def __init__(self, in_channels: int, out_channels: int, mid_channels: int | None = None):
+    def __init__(self, channels: int):
+        super().__init__(channels, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # PyTorch's CPU kernel returns a contiguous tensor; the next convolution would then convert every input
+        # back to channels_last (bf16 training was 1.4x slower per step with it, 1.16x with this copy).
+        channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        y = super().forward(x)
+        return y.contiguous(memory_format=torch.channels_last) if channels_last else y
+
+
+def normalization(kind: str, channels: int) -> nn.Module:
+    """BatchNorm (the batch's statistics, the original U-Net) or InstanceNorm (each image's own statistics)"""
+    if kind == "instance":
+        return InstanceNorm(channels)
+    return nn.BatchNorm2d(channels)
+
+
+class DoubleConv(nn.Module):
+    """(convolution => [BN or IN] => ReLU) * 2"""
+
+    def __init__(self, in_channels: int, out_channels: int, mid_channels: int | None = None, norm: str = "batch"):
         super().__init__()
         if not mid_channels:
             mid_channels = out_channels
         self.double_conv = nn.Sequential(
             nn.Conv2d(in_channels, mid_channels, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(mid_channels),
+            normalization(norm, mid_channels),
             nn.ReLU(inplace=True),
             nn.Conv2d(mid_channels, out_channels, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(out_channels),
+            normalization(norm, out_channels),
             nn.ReLU(inplace=True),
         )
 
@@ -27,9 +48,9 @@ class DoubleConv(nn.Module):
 class Down(nn.Module):
     """Downscaling with maxpool then double conv"""
 
-    def __init__(self, in_channels: int, out_channels: int):
+    def __init__(self, in_channels: int, out_channels: int, norm: str = "batch"):
         super().__init__()
-        self.maxpool_conv = nn.Sequential(nn.MaxPool2d(2), DoubleConv(in_channels, out_channels))
+        self.maxpool_conv = nn.Sequential(nn.MaxPool2d(2), DoubleConv(in_channels, out_channels, norm=norm))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.maxpool_conv(x)

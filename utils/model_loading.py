@@ -53,7 +53,16 @@ def infer_unet_config(state_dict: dict, path: str | Path, flag: str) -> dict:
         "bilinear": "up1.up.weight" not in state_dict,
         "base_channels": int(first_conv.shape[0]),
         "normalize_input": False,  # milesial's U-Net feeds the 0..1 pixels as they are
+        # InstanceNorm keeps no running statistics: a first block without them is norm="ibn"
+        "norm": "batch" if "inc.double_conv.1.running_mean" in state_dict else "ibn",
     }
+
+
+def checkpoint_norm(checkpoint: dict, path: str | Path, flag: str) -> str:
+    """The normalization layers ("batch" or "ibn") of the U-Net saved in a checkpoint of either format."""
+    state_dict, _ = split_checkpoint(checkpoint)
+    config = checkpoint.get("model_config") or infer_unet_config(state_dict, path, flag)
+    return config.get("norm", "batch")  # checkpoints from before norm="ibn" existed are BatchNorm throughout
 
 
 def load_weights(net: torch.nn.Module, state_dict: dict, path: str | Path, flag: str) -> None:
