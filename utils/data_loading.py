@@ -371,7 +371,8 @@ class BasicDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         image, mask = self._scaled_pair(index)
-        if self.augment and self.paste_from and torch.rand(1).item() < self.copy_paste:
+        # copy_paste 0 draws no random number, so the other augmentations stay as they were before the option
+        if self.augment and self.copy_paste and self.paste_from and torch.rand(1).item() < self.copy_paste:
             image, mask = self._paste_objects(image, mask)
         return {
             "image": image_to_tensor(image),
