@@ -247,7 +247,7 @@ def load_resume_checkpoint(args: argparse.Namespace) -> dict:
 
 # How a run trained before these flags existed: a --resume of its last.pth carries on the same way.
 SETTINGS_BEFORE_FLAGS = {"augmentation": "light", "schedule": "plateau", "warmup_epochs": 1.0, "ema": 0.0,
-                        "copy_paste": 0.0}
+                         "copy_paste": 0.0, "norm": "batch"}
 
 
 def continue_with_run_settings(args: argparse.Namespace, checkpoint: dict) -> None:

@@ -201,6 +201,13 @@ def test_load_keeps_the_checkpoints_normalization_layers(tmp_path):
     assert "norm=ibn" in result.stderr  # the model line of the log
     saved = torch.load(tmp_path / "out" / "checkpoint_epoch1.pth", weights_only=True)
     assert saved["model_config"]["norm"] == "ibn" and saved["args"]["norm"] == "ibn"
+    # --resume without --norm: the run goes on with its own layers, and says so
+    result = run_train(*FAST, "--epochs", "2", "--checkpoint-dir", str(tmp_path / "out"), "--resume",
+                       str(tmp_path / "out" / "last.pth"))
+    assert result.returncode == 0, result.stderr
+    assert "INFO: --resume: continuing with the run's own --norm ibn" in result.stderr
+    saved = torch.load(tmp_path / "out" / "checkpoint_epoch2.pth", weights_only=True)
+    assert saved["model_config"]["norm"] == "ibn" and saved["args"]["norm"] == "ibn"
 
 
 def test_one_output_class_trains_with_bce(tmp_path):
