@@ -22,6 +22,7 @@ from utils.device import pick_device  # noqa: E402
 from utils.dice_score import class_probabilities, probabilities_to_classes  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402
 from utils.model_loading import load_unet, training_scale  # noqa: E402
+from utils.plotting import save_figure  # noqa: E402
 
 OUTPUT_SUFFIX = "_OUT"
 
@@ -73,9 +74,7 @@ def visualization_figure(image: Image.Image, mask: np.ndarray) -> plt.Figure:
 def save_visualization(image: Image.Image, mask: np.ndarray, path: Path) -> None:
     """visualization_figure as a PNG."""
     fig = visualization_figure(image, mask)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def is_earlier_output(path: Path) -> bool:

@@ -34,7 +34,7 @@ from utils.data_loading import AUGMENTATIONS, split_dataset
 from utils.device import autocast, grad_scaler, memory_format, pick_device, precision_name
 from utils.dice_score import dice_loss
 from utils.distributed import all_reduce_mean, all_reduce_sum, cleanup_distributed, finish_distributed, setup_distributed
-from utils.errors import UserError, run_cli
+from utils.errors import UserError, raise_if_interrupted, run_cli
 from utils.model_loading import checkpoint_norm, load_image_checkpoint, load_weights, split_checkpoint
 from utils.plotting import plot_training_curves
 from utils.wandb_logging import init_wandb
@@ -380,6 +380,7 @@ base_channels={model.base_channels}{', normalize_input=True' if model.normalize_
             with tqdm(total=len(train_loader.sampler), desc=f"Epoch {epoch}/{args.epochs}", unit="img",
                       leave=False, disable=not is_main) as pbar:
                 for batch in train_loader:
+                    raise_if_interrupted()
                     images = batch["image"].to(device=device, dtype=torch.float32, memory_format=layout)
                     true_masks = batch["mask"].to(device=device, dtype=torch.long)
                     with autocast(device, args.amp):
@@ -416,6 +417,7 @@ base_channels={model.base_channels}{', normalize_input=True' if model.normalize_
                 history["validation Dice"].append(val_dice)
                 line += f", validation Dice = {val_dice:.3f}"
             finished_epochs = epoch
+            raise_if_interrupted()
             if not is_main:
                 continue
             print(line, flush=True)

@@ -15,8 +15,11 @@ def save_checkpoint(checkpoint: dict, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint, tmp_path)
-    os.replace(tmp_path, path)
+    try:
+        torch.save(checkpoint, tmp_path)
+        os.replace(tmp_path, path)
+    finally:  # Ctrl-C or a full disk mid-write: no half-written .tmp left behind
+        tmp_path.unlink(missing_ok=True)
 
 
 def natural_order(path: Path) -> list:

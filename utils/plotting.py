@@ -1,4 +1,5 @@
 """Pictures of results, drawn headless (Agg) so they work on servers without a screen."""
+import os
 from pathlib import Path
 
 import matplotlib
@@ -6,6 +7,23 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from .errors import ctrl_c_deferred  # noqa: E402
+
+
+def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 100) -> None:
+    """Save a figure (format from the file's suffix) and close it. Written under a temporary name then renamed,
+    so a picture is never half-written; Ctrl-C waits for the drawing to end (see ctrl_c_deferred)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with ctrl_c_deferred():
+            fig.savefig(partial, dpi=dpi, format=path.suffix.lstrip(".") or None)
+            os.replace(partial, path)
+    finally:
+        plt.close(fig)
+        partial.unlink(missing_ok=True)
 
 
 def training_curves_figure(history: dict[str, list[float]], title: str = "Training") -> plt.Figure | None:
@@ -36,9 +54,7 @@ def training_curves_figure(history: dict[str, list[float]], title: str = "Traini
 
 def plot_training_curves(history: dict[str, list[float]], path: str | Path, title: str = "Training") -> None:
     """training_curves_figure saved as a PNG (nothing is written before the first epoch)."""
-    fig = training_curves_figure(history, title)
-    if fig is None:
-        return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    with ctrl_c_deferred():  # building the figure draws text too
+        fig = training_curves_figure(history, title)
+        if fig is not None:
+            save_figure(fig, path)

@@ -33,6 +33,7 @@ from vocal_separation_sanity_check.metrics import bsseval_v4, framewise_sdr, sdr
 from vocal_separation_sanity_check.tracks import TRACK_EXTENSIONS, Track, find_tracks, load_track
 from utils.cli import DefaultsHelpFormatter
 from utils.errors import UserError, run_cli
+from utils.plotting import save_figure
 
 COLUMN_LABELS = {"SDR": "SDR", "SDR_median": "1s-median", "SDR_mean": "mean SDR", "museval_SDR": "museval SDR"}
 
@@ -193,9 +194,7 @@ def plot_results(summary: list[dict], path: Path, title: str) -> None:
     fig.legend(*axes[0][0].get_legend_handles_labels(), loc="lower center", ncol=len(methods))
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.07, 1, 1))  # room for the legend below the panels, clear of the bars
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

@@ -26,6 +26,7 @@ from vocal_separation_sanity_check.metrics import sdr
 from vocal_separation_sanity_check.tracks import load_matching, read_track_folder
 from utils.cli import DefaultsHelpFormatter
 from utils.errors import UserError, run_cli
+from utils.plotting import save_figure
 
 SILENCE_RATIO = 1e-6  # a vocal 60 dB below the mixture counts as silent
 PLOT_MAX_HZ = 8000  # voices and most instruments live below 8 kHz; the full band would squash them
@@ -139,8 +140,7 @@ def plot_spectrograms(mixture: np.ndarray, vocals: np.ndarray, mask: np.ndarray,
         ax.set_ylabel("Hz")
     axes[-1].set_xlabel("time (s)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:

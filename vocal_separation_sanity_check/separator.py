@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.device import autocast, memory_format, pick_device
-from utils.errors import UserError
+from utils.errors import UserError, raise_if_interrupted
 from vocal_separation_sanity_check.audio import STFTSettings, istft_tensor, stft_tensor
 from vocal_separation_sanity_check.filtering import wiener
 from vocal_separation_sanity_check.outputs import OutputFormat, SongWriter, describe, track_name
@@ -169,6 +169,7 @@ class Separator:
         pending: dict[str, np.ndarray] = {}  # the previous chunk's last `crossfade` samples
         n_chunks = self.chunk_count(length)
         for k in range(n_chunks):
+            raise_if_interrupted()  # a long song: Ctrl-C stops it even if Python dropped the KeyboardInterrupt
             # This chunk's output covers [out_start, out_stop); it starts `crossfade` early to overlap the last one.
             out_start = max(0, k * self.chunk - self.crossfade)
             out_stop = min(length, (k + 1) * self.chunk)

@@ -30,7 +30,7 @@ from utils.checkpoint import prepare_checkpoint_dir_once
 from utils.cli import DefaultsHelpFormatter
 from utils.device import autocast, grad_scaler, memory_format, pick_device, precision_name
 from utils.distributed import all_reduce_mean, cleanup_distributed, finish_distributed, setup_distributed
-from utils.errors import UserError, run_cli
+from utils.errors import UserError, raise_if_interrupted, run_cli
 from utils.plotting import plot_training_curves
 from utils.wandb_logging import init_wandb
 from vocal_separation_sanity_check.audio import DEFAULT_STFT
@@ -244,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
             dataset.set_epoch(epoch)  # a pool may wait here for its new segments: counted as waiting for data
             with tqdm(loader, desc=f"Epoch {epoch}/{args.epochs}", unit="batch", disable=not is_main, leave=False) as bar:
                 for step, batch in enumerate(bar):
+                    raise_if_interrupted()
                     step_start = time.time()
                     waiting_seconds += step_start - waiting_since  # the model idle, waiting for this batch
                     # Progress is through the epochs, or through --max-minutes if that runs out first.
@@ -298,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
                 if wandb_run:
                     wandb_run.log({"epoch": epoch, "train loss": epoch_loss, **{f"val SDR {k}": v for k, v in scores.items()}})
             finished_epoch = epoch
+            raise_if_interrupted()
             # Only the main process validated: share its time so every process stops at the same step.
             validation_seconds = all_reduce_mean(validation_seconds if is_main else 0.0, device) * world_size
             if out_of_time:

@@ -8,6 +8,7 @@ matplotlib.use("Agg")  # draw without a screen
 import matplotlib.pyplot as plt  # noqa: E402
 
 from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, stft  # noqa: E402
+from utils.plotting import save_figure  # noqa: E402
 
 
 def plot_song(song: dict[str, np.ndarray], path: Path, title: str, seconds: float = 12.0,
@@ -26,6 +27,4 @@ def plot_song(song: dict[str, np.ndarray], path: Path, title: str, seconds: floa
     axes[0].set_title(title)
     axes[-1].set_xlabel("seconds")
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    save_figure(figure, path, dpi=80)
