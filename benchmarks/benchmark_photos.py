@@ -1,8 +1,9 @@
 """How well train.py generalizes from a few dozen real photographs (printed, never asserted).
 
-Builds small sets from real photographs (benchmarks/photo_sets.py: photographic backgrounds, objects cut from
-other photographs, the test images made of photographs no training image uses), trains on each set's training
-images, scores the model with evaluate.py on the set's 20 test images and prints one row per set and seed:
+Builds small sets from real photographs (benchmarks/photo_sets.py: photographic backgrounds, photographed things
+cut out along their outlines, the test images made of photographs no training image uses; the photographs come
+from Debian packages, see photo_sets.APT_COMMAND), trains on each set's training images, scores the model with
+evaluate.py on the set's 20 test images and prints one row per set and seed:
 
     set       seed  test Dice  val Dice  train s
     photos60     0     0.8512     0.612    221.3

@@ -1,48 +1,79 @@
 """Small segmentation sets made from real photographs, in the Carvana layout, for benchmarks/benchmark_photos.py.
 
 Each image is a random crop of a background photograph with one or two objects pasted on it; an object is a
-region of an object photograph cut out by a shape that is not a car (a smooth blob, a star or polygon, or the
-silhouette of a glyph), of varied size, aspect and rotation. The photographs come from four disjoint pools:
-objects and backgrounds of the training images, objects and backgrounds of the test images. So a test image is
-made only of photographs that no training image uses, as a learner's own new photos would be.
+photograph of a real thing cut out along its own outline (a photographic Tux Paint stamp: an animal, a fruit, a
+tool, an instrument...; no cars), pasted at a random size, position, small tilt and flip. The photographs come from
+four disjoint pools: objects and backgrounds of the training images, objects and backgrounds of the test images.
+So a test image is made only of photographs that no training image uses, as a learner's own new photos would be,
+and the images of a set use different object photographs as far as the pool allows (a learner's 60 photos are
+60 photographs).
 
     <set>/train/imgs/photo_0000.jpg    <set>/train/masks/photo_0000_mask.gif   (masks 0 = background, 255 = object)
     <set>/test/imgs/...                <set>/test/masks/...
     <set>/set.json                     how the set was made; a later build with the same settings reuses the set
 
-The default photographs ship in two Debian packages (mate-backgrounds, plasma-workspace-wallpapers) and in
-matplotlib (a requirement); building is offline and deterministic for a seed.
+The photographs ship in Debian packages (APT_COMMAND); building is offline and deterministic for a seed.
+Set version 2 (objects cut from close-up photographs by random blob, star and glyph shapes, 13 training
+photographs in all) was built by the code of commit aea7b1c; docs/image-experiments.md keeps its results.
 """
 import json
 import math
+import re
 import shutil
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import matplotlib
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
+from scipy import ndimage
 
 from utils.errors import UserError
 
 IMAGE_SIZE = (300, 200)  # width, height
-SUPERSAMPLE = 4  # shapes are drawn at 4x and averaged down, so object edges are anti-aliased like a real cut-out
-FORMAT_VERSION = 2  # bump when the drawing changes, so sets built by older code are rebuilt, not reused
-APT_COMMAND = "sudo apt-get install mate-backgrounds plasma-workspace-wallpapers"
-GLYPHS = "ABEFGHKMNPRSTWXYZ2345789&#@?%"
+FORMAT_VERSION = 3  # bump when the drawing changes, so sets built by older code are rebuilt, not reused
+APT_COMMAND = ("sudo apt-get install tuxpaint-stamps-default mate-backgrounds plasma-workspace-wallpapers "
+               "lomiri-wallpapers-16.04")
 
-_MATE = Path("/usr/share/backgrounds/mate/nature")
+STAMPS = Path("/usr/share/tuxpaint/stamps")
+# Kinds of things whose stamps are mostly photographs. Left out: cars (the demo's objects), plants (the
+# backgrounds are full of flowers and leaves), drawn symbols, road signs and houses, and look-alike series
+# (eight Halloween gravestones).
+STAMP_KINDS = ("animals", "food", "household", "hobbies", "sports", "clothes", "people", "medical",
+               "seasonal/christmas", "seasonal/easter")
+MIN_STAMP_SIDE = 100  # pixels: smaller stamps would be blown up several times, and blur would give them away
+MAX_FLAT_FRACTION = 0.1  # drawings are flat fills: most of their pixels equal their neighbours; photographs are not
+TEST_SHARE = 3  # one object group in 3 goes to the test pool
+
+_LOMIRI = Path("/usr/share/backgrounds")
+_MATE = _LOMIRI / "mate/nature"
 _PLASMA = Path("/usr/share/wallpapers")
-_MATPLOTLIB_SAMPLES = Path(matplotlib.get_data_path()) / "sample_data"
 
 
-def _plasma(name: str, file: str = "2560x1600.jpg") -> Path:
+def _plasma(name: str, file: str = "1280x1024.jpg") -> Path:
     return _PLASMA / name / "contents/images" / file
+
+
+# Photographs only (renders and drawings left out), and none showing an animal, food or instrument, which the
+# objects are: a background must not contain an unmarked object. Every third goes to the test pool.
+BACKGROUNDS = (
+    _LOMIRI / "Bridge_by_Sander_Klootwijk.jpg", _LOMIRI / "aitzgorri_by_Aitzol_Berasategi.jpg",
+    _LOMIRI / "analogpattern_by_Peter_Nerlich.jpg", _LOMIRI / "greentock_by_Peter_Nerlich.jpg",
+    _LOMIRI / "life_by_Aitzol_Berasategi.jpg", _LOMIRI / "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+    _LOMIRI / "seeding_by_Clements_Engelhardt.jpg", _LOMIRI / "sunset_by_Aitzol_Berasategi.jpg",
+    _MATE / "Aqua.jpg", _MATE / "Blinds.jpg", _MATE / "Dune.jpg", _MATE / "FreshFlower.jpg", _MATE / "Garden.jpg",
+    _MATE / "GreenMeadow.jpg", _MATE / "RainDrops.jpg", _MATE / "Storm.jpg", _MATE / "TwoWings.jpg",
+    _MATE / "Wood.jpg", _MATE / "YellowFlower.jpg",
+    _plasma("BytheWater"), _plasma("ColdRipple"), _plasma("DarkestHour"), _plasma("EveningGlow"),
+    _plasma("FallenLeaf"), _plasma("Grey"), _plasma("Kite"), _plasma("OneStandsOut"), _plasma("Path"),
+    _plasma("summer_1am"),
+)
 
 
 @dataclass(frozen=True)
 class PhotoPools:
-    """Four disjoint lists of photographs: objects and backgrounds for training, objects and backgrounds for test."""
+    """Four disjoint lists of photographs: objects (cut-outs: PNG with transparency) and backgrounds, for training
+    and for test."""
     train_objects: tuple[Path, ...]
     train_backgrounds: tuple[Path, ...]
     test_objects: tuple[Path, ...]
@@ -52,20 +83,46 @@ class PhotoPools:
         return {name: tuple(Path(p) for p in paths) for name, paths in asdict(self).items()}
 
 
-# Photographs only (the packages' drawings and abstract art are left out). Close-ups of things (flowers, a
-# ladybird, cups, a portrait) are objects; scenes and surfaces (sky, sand, grass, water, wood) are backgrounds, so
-# no background shows a thing that the training images taught to be an object. Each kind is shared out between
-# training and test.
-DEFAULT_POOLS = PhotoPools(
-    train_objects=(_MATE / "FreshFlower.jpg", _MATE / "LadyBird.jpg", _MATE / "Blinds.jpg", _plasma("ColorfulCups"),
-                   _plasma("OneStandsOut"), _MATPLOTLIB_SAMPLES / "grace_hopper.jpg"),
-    train_backgrounds=(_MATE / "Dune.jpg", _MATE / "GreenMeadow.jpg", _MATE / "Storm.jpg", _plasma("BytheWater"),
-                       _plasma("Path"), _plasma("Kite"), _plasma("EveningGlow")),
-    test_objects=(_MATE / "YellowFlower.jpg", _MATE / "Garden.jpg", _MATE / "TwoWings.jpg", _MATE / "RainDrops.jpg",
-                  _plasma("FallenLeaf"), _MATE / "Aqua.jpg"),
-    test_backgrounds=(_MATE / "Wood.jpg", _plasma("Grey"), _plasma("ColdRipple"), _plasma("DarkestHour"),
-                      _plasma("summer_1am"), _plasma("Volna", "5120x2880.jpg")),
-)
+def is_photograph(cut_out: Image.Image) -> bool:
+    """A cut-out photograph rather than a drawing: few of its inner pixels equal all their neighbours."""
+    pixels = np.asarray(cut_out.convert("RGBA"), dtype=np.float32)
+    grey = pixels[..., :3].mean(axis=2)
+    local_variance = ndimage.uniform_filter(grey ** 2, 3) - ndimage.uniform_filter(grey, 3) ** 2
+    inner = ndimage.binary_erosion(pixels[..., 3] > 128, iterations=2)  # away from the outline
+    if inner.sum() < 100:
+        return False
+    return float((local_variance[inner] < 0.25).mean()) < MAX_FLAT_FRACTION
+
+
+def object_group(path: Path) -> str:
+    """Stamps that are views of one thing (lion, lion-2; gnu-stand, gnu-sitting; a mirrored copy) share a group,
+    and a group goes to one pool, so no test object is a training object seen from another side."""
+    return f"{path.parent}/{re.split(r'[-_0-9]', path.stem.lower())[0]}"
+
+
+def find_cut_outs(root: Path = STAMPS, kinds: tuple[str, ...] = STAMP_KINDS) -> tuple[list[Path], list[Path]]:
+    """(training, test) object photographs: the photographic stamps of `kinds` under root, drawings and cartoon
+    folders left out, split by object group."""
+    if not root.is_dir():
+        raise UserError(f"{root}: folder of object photographs not found; install them with: {APT_COMMAND}")
+    train, test = [], []
+    for kind in kinds:
+        for path in sorted((root / kind).rglob("*.png")):
+            if "cartoon" in path.relative_to(root).parts:
+                continue
+            with Image.open(path) as stamp:
+                if max(stamp.size) < MIN_STAMP_SIDE or not is_photograph(stamp):
+                    continue
+            in_test = zlib.crc32(object_group(path.relative_to(root)).encode()) % TEST_SHARE == 0
+            (test if in_test else train).append(path)
+    return train, test
+
+
+def default_pools() -> PhotoPools:
+    """The benchmark's pools: the photographic stamps and the background photographs of the Debian packages."""
+    train_objects, test_objects = find_cut_outs()
+    return PhotoPools(tuple(train_objects), tuple(b for i, b in enumerate(BACKGROUNDS) if i % 3 != 2),
+                      tuple(test_objects), tuple(b for i, b in enumerate(BACKGROUNDS) if i % 3 == 2))
 
 
 def check_pools(pools: PhotoPools) -> None:
@@ -95,109 +152,75 @@ def _load_photo(path: Path, longest: int = 1280) -> Image.Image:
     return photo
 
 
-def _random_crop(photo: Image.Image, rng: np.random.Generator, min_fraction: float, max_fraction: float,
-                 centred: bool = False) -> Image.Image:
+def _load_cut_out(path: Path) -> Image.Image:
+    """RGBA, cropped to the opaque part."""
+    with Image.open(path) as stamp:
+        stamp = stamp.convert("RGBA")
+    box = stamp.getchannel("A").point(lambda a: 255 if a > 128 else 0).getbbox()
+    if box is None:
+        raise UserError(f"{path}: object photograph has no opaque pixels; give a PNG whose object is opaque")
+    return stamp.crop(box)
+
+
+def _random_crop(photo: Image.Image, rng: np.random.Generator, min_fraction: float, max_fraction: float) -> Image.Image:
     """A crop with the output's aspect ratio, min_fraction..max_fraction of the largest such crop, at output size,
-    flipped half the time: one photograph gives many different-looking views. centred: near the middle of the
-    photograph, where the subject of a close-up is (its edges are often a blur of background)."""
+    flipped half the time: one photograph gives many different-looking views."""
     width, height = IMAGE_SIZE
     largest = min(photo.width / width, photo.height / height)
     factor = largest * rng.uniform(min_fraction, max_fraction)
     crop_w, crop_h = width * factor, height * factor
-    spread = 0.2 if centred else 1.0  # how far from the middle the crop may go, as a fraction of the room left
-    left = (photo.width - crop_w) * (0.5 + spread * rng.uniform(-0.5, 0.5))
-    top = (photo.height - crop_h) * (0.5 + spread * rng.uniform(-0.5, 0.5))
+    left = (photo.width - crop_w) * rng.uniform(0, 1)
+    top = (photo.height - crop_h) * rng.uniform(0, 1)
     view = photo.resize(IMAGE_SIZE, Image.BICUBIC, box=(left, top, left + crop_w, top + crop_h))
     return view.transpose(Image.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else view
 
 
-# ---------------------------------------------------------------------------------------------
-# Shapes: unit outlines around (0, 0), then stretched, rotated and placed.
-
-
-def _blob(rng: np.random.Generator) -> np.ndarray:
-    """A smooth random outline: a circle whose radius varies with a few low-frequency waves."""
-    angles = np.linspace(0, 2 * np.pi, 180, endpoint=False)
-    radius = np.ones_like(angles)
-    for k in range(2, 6):
-        radius += rng.uniform(0, 0.35 / k * 2) * np.cos(k * angles + rng.uniform(0, 2 * np.pi))
-    radius = np.clip(radius, 0.25, None)
-    return np.stack([radius * np.cos(angles), radius * np.sin(angles)], axis=1)
-
-
-def _star_or_polygon(rng: np.random.Generator) -> np.ndarray:
-    """A star (alternating outer and inner points) or a convex-ish polygon with jittered corners."""
-    if rng.random() < 0.5:
-        points = int(rng.integers(4, 9))
-        inner = rng.uniform(0.35, 0.7)
-        radius = np.tile([1.0, inner], points)
-        angles = np.arange(2 * points) * np.pi / points
-    else:
-        corners = int(rng.integers(3, 9))
-        angles = (np.arange(corners) + rng.uniform(-0.3, 0.3, corners)) * 2 * np.pi / corners
-        radius = rng.uniform(0.75, 1.0, corners)
-    return np.stack([radius * np.cos(angles), radius * np.sin(angles)], axis=1)
-
-
-def _draw_outline(canvas: Image.Image, outline: np.ndarray, centre: tuple[float, float], size: tuple[float, float],
-                  angle: float) -> None:
-    """Stretch the unit outline to size (half-axes, pixels), rotate it, fill it at centre."""
-    points = outline * np.asarray(size)
-    cos, sin = math.cos(angle), math.sin(angle)
-    rotated = points @ np.array([[cos, sin], [-sin, cos]])
-    ImageDraw.Draw(canvas).polygon([tuple(p) for p in rotated + np.asarray(centre)], fill=255)
-
-
-def _draw_glyph(canvas: Image.Image, rng: np.random.Generator, centre: tuple[float, float],
-                size: tuple[float, float], angle: float) -> None:
-    """The silhouette of a character (Pillow's built-in font, so every machine draws the same), stretched,
-    rotated and pasted at centre."""
-    font = ImageFont.load_default(size=200)
-    glyph = Image.new("L", (320, 320))
-    ImageDraw.Draw(glyph).text((160, 160), str(rng.choice(list(GLYPHS))), fill=255, font=font, anchor="mm")
-    glyph = glyph.crop(glyph.getbbox())
-    glyph = glyph.resize((max(1, round(2 * size[0])), max(1, round(2 * size[1]))), Image.BILINEAR)
-    glyph = glyph.rotate(math.degrees(angle), resample=Image.BILINEAR, expand=True)
-    corner = (round(centre[0] - glyph.width / 2), round(centre[1] - glyph.height / 2))
-    canvas.paste(255, corner, glyph)
-
-
-def _object_alpha(rng: np.random.Generator) -> np.ndarray:
-    """Coverage 0..1 of one object at image size: a blob, star/polygon or glyph of 5-30% of the image's area,
-    aspect 1:2 to 2:1, any rotation, its centre inside the image (so it may be cut by the frame)."""
+def _placed_object(cut_out: Image.Image, rng: np.random.Generator) -> np.ndarray:
+    """The cut-out on an image-sized transparent canvas (float RGBA, alpha 0..1): its opaque part 4-25% of the
+    image's area, flipped half the time, tilted up to 15 degrees, its centre anywhere in the middle 80% of the
+    image (so it may be cut by the frame)."""
     width, height = IMAGE_SIZE
-    canvas = Image.new("L", (width * SUPERSAMPLE, height * SUPERSAMPLE))
-    area = rng.uniform(0.05, 0.3) * width * height * SUPERSAMPLE ** 2
-    aspect = math.exp(rng.uniform(math.log(0.5), math.log(2)))
-    half_w, half_h = math.sqrt(area * aspect / math.pi), math.sqrt(area / aspect / math.pi)
-    centre = (rng.uniform(0.1, 0.9) * canvas.width, rng.uniform(0.1, 0.9) * canvas.height)
-    angle = rng.uniform(0, 2 * math.pi)
-    kind = rng.choice(["blob", "star", "glyph"])
-    if kind == "glyph":
-        _draw_glyph(canvas, rng, centre, (half_w, half_h), angle)
-    else:
-        outline = _blob(rng) if kind == "blob" else _star_or_polygon(rng)
-        _draw_outline(canvas, outline, centre, (half_w, half_h), angle)
-    return np.asarray(canvas.resize(IMAGE_SIZE, Image.BOX), dtype=np.float32) / 255
+    if rng.random() < 0.5:
+        cut_out = cut_out.transpose(Image.FLIP_LEFT_RIGHT)
+    cut_out = cut_out.rotate(rng.uniform(-15, 15), resample=Image.BICUBIC, expand=True)
+    opaque = np.asarray(cut_out.getchannel("A"), dtype=np.float32).mean() / 255
+    area = rng.uniform(0.04, 0.25) * width * height
+    scale = math.sqrt(area / (opaque * cut_out.width * cut_out.height))
+    scale = min(scale, 0.95 * width / cut_out.width, 0.95 * height / cut_out.height)  # never larger than the image
+    size = (max(1, round(cut_out.width * scale)), max(1, round(cut_out.height * scale)))
+    # Premultiplied alpha while resizing, so the transparent pixels' colour does not bleed into the edge.
+    resized = cut_out.convert("RGBa").resize(size, Image.LANCZOS).convert("RGBA")
+    centre = (rng.uniform(0.1, 0.9) * width, rng.uniform(0.1, 0.9) * height)
+    canvas = Image.new("RGBA", IMAGE_SIZE, (0, 0, 0, 0))
+    canvas.paste(resized, (round(centre[0] - size[0] / 2), round(centre[1] - size[1] / 2)))
+    return np.asarray(canvas, dtype=np.float32) / 255
 
 
-def make_example(backgrounds: list[Image.Image], objects: list[Image.Image],
-                 rng: np.random.Generator) -> tuple[Image.Image, Image.Image, dict]:
-    """(RGB image, mask 0/255, which photographs it used as indices into the two lists)."""
-    background_index = int(rng.integers(len(backgrounds)))
-    picture = np.asarray(_random_crop(backgrounds[background_index], rng, 0.3, 1.0), dtype=np.float32)
+def make_example(background: Image.Image, cut_outs: list[Image.Image],
+                 rng: np.random.Generator) -> tuple[Image.Image, Image.Image]:
+    """(RGB image, mask 0/255): a crop of the background with the cut-outs pasted on it, in order."""
+    picture = np.asarray(_random_crop(background, rng, 0.3, 1.0), dtype=np.float32) / 255
     covered = np.zeros(picture.shape[:2], dtype=np.float32)
-    used = []
-    for _ in range(1 if rng.random() < 0.7 else 2):
-        index = int(rng.integers(len(objects)))
-        texture = np.asarray(_random_crop(objects[index], rng, 0.3, 0.8, centred=True), dtype=np.float32)
-        alpha = _object_alpha(rng)
-        picture = picture * (1 - alpha[..., None]) + texture * alpha[..., None]
-        covered = np.maximum(covered, alpha)
-        used.append(index)
-    image = Image.fromarray(np.clip(picture + 0.5, 0, 255).astype(np.uint8))
+    for cut_out in cut_outs:
+        placed = _placed_object(cut_out, rng)
+        alpha = placed[..., 3:]
+        picture = picture * (1 - alpha) + placed[..., :3] * alpha
+        covered = np.maximum(covered, alpha[..., 0])
+    image = Image.fromarray(np.clip(picture * 255 + 0.5, 0, 255).astype(np.uint8))
     mask = Image.fromarray(np.where(covered >= 0.5, 255, 0).astype(np.uint8))
-    return image, mask, {"background": background_index, "objects": used}
+    return image, mask
+
+
+class _Cycle:
+    """The items of a list in a random order, each once before any comes again (then in a new order)."""
+
+    def __init__(self, count: int, rng: np.random.Generator):
+        self.count, self.rng, self.order = count, rng, []
+
+    def next(self) -> int:
+        if not self.order:
+            self.order = list(self.rng.permutation(self.count))
+        return int(self.order.pop())
 
 
 def save_mask_gif(mask: Image.Image, path: Path) -> None:
@@ -209,29 +232,34 @@ def save_mask_gif(mask: Image.Image, path: Path) -> None:
 
 def _write_split(folder: Path, count: int, objects: tuple[Path, ...], backgrounds: tuple[Path, ...],
                  rng: np.random.Generator) -> dict:
-    """count examples into folder/imgs and folder/masks; returns {image name: photographs used}."""
-    object_photos = [_load_photo(p) for p in objects]
+    """count examples into folder/imgs and folder/masks; returns {image name: photographs used}. Object and
+    background photographs are used in turn, so images share a photograph only when the pool runs out."""
+    cut_outs = [_load_cut_out(p) for p in objects]
     background_photos = [_load_photo(p) for p in backgrounds]
+    next_object, next_background = _Cycle(len(objects), rng), _Cycle(len(backgrounds), rng)
     (folder / "imgs").mkdir(parents=True)
     (folder / "masks").mkdir(parents=True)
     sources = {}
     for i in range(count):
-        image, mask, used = make_example(background_photos, object_photos, rng)
+        background = next_background.next()
+        used = [next_object.next() for _ in range(1 if rng.random() < 0.7 else 2)]
+        image, mask = make_example(background_photos[background], [cut_outs[j] for j in used], rng)
         name = f"photo_{i:04d}"
         image.save(folder / "imgs" / f"{name}.jpg", quality=92)
         save_mask_gif(mask, folder / "masks" / f"{name}_mask.gif")
-        sources[name] = {"background": str(backgrounds[used["background"]]),
-                         "objects": [str(objects[j]) for j in used["objects"]]}
+        sources[name] = {"background": str(backgrounds[background]), "objects": [str(objects[j]) for j in used]}
     return sources
 
 
 def build_photo_set(out_dir: str | Path, n_train: int, n_test: int, seed: int,
-                    pools: PhotoPools = DEFAULT_POOLS) -> Path:
-    """Write (or reuse) a set with n_train training and n_test test images; returns out_dir.
+                    pools: PhotoPools | None = None) -> Path:
+    """Write (or reuse) a set with n_train training and n_test test images; returns out_dir. pools: the
+    benchmark's own (default_pools()) when None.
 
     A set already there with the same settings is reused; one made with other settings is rebuilt.
     """
     out_dir = Path(out_dir)
+    pools = default_pools() if pools is None else pools
     settings = {"version": FORMAT_VERSION, "size": list(IMAGE_SIZE), "train": n_train, "test": n_test,
                 "seed": seed, "pools": {name: [str(p) for p in paths] for name, paths in pools.named().items()}}
     manifest = out_dir / "set.json"

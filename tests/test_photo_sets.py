@@ -1,25 +1,33 @@
 """benchmarks/photo_sets.py builds the real-photo benchmark sets: Carvana layout, 0/255 masks, and test images
-made only of photographs that no training image uses. Checked on stand-in photographs of one flat colour each,
-so every pixel of a built image tells which photograph it came from."""
+made only of photographs that no training image uses. Checked on stand-in photographs of one flat colour each
+(the objects: cut-outs, opaque inside an ellipse), so every pixel of a built image tells which photograph it
+came from."""
 import json
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from benchmarks import benchmark_photos
-from benchmarks.photo_sets import PhotoPools, build_photo_set
+from benchmarks.photo_sets import PhotoPools, build_photo_set, find_cut_outs, is_photograph, object_group
 from utils.data_loading import BasicDataset, load_image, mask_to_array
 from utils.errors import UserError
 
-# Two flat-coloured stand-in photographs per pool, every colour far from every other.
+# Three flat-coloured stand-in photographs per pool, every colour far from every other.
 POOL_COLOURS = {
-    "train_objects": [(250, 20, 20), (250, 250, 20)],
-    "train_backgrounds": [(20, 20, 250), (20, 250, 250)],
-    "test_objects": [(250, 20, 250), (250, 250, 250)],
-    "test_backgrounds": [(20, 250, 20), (20, 20, 20)],
+    "train_objects": [(250, 20, 20), (250, 250, 20), (250, 130, 20)],
+    "train_backgrounds": [(20, 20, 250), (20, 250, 250), (20, 130, 250)],
+    "test_objects": [(250, 20, 250), (250, 250, 250), (130, 20, 250)],
+    "test_backgrounds": [(20, 250, 20), (20, 20, 20), (130, 250, 20)],
 }
+
+
+def cut_out(colour: tuple[int, int, int], size: tuple[int, int] = (160, 120)) -> Image.Image:
+    """An object photograph as the pools hold them: a PNG opaque inside its outline (an ellipse), clear outside."""
+    stamp = Image.new("RGBA", size, colour + (0,))
+    ImageDraw.Draw(stamp).ellipse((10, 10, size[0] - 10, size[1] - 10), fill=colour + (255,))
+    return stamp
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +37,12 @@ def pools(tmp_path_factory) -> PhotoPools:
     for pool, colours in POOL_COLOURS.items():
         paths[pool] = []
         for index, colour in enumerate(colours):
-            path = folder / f"{pool}_{index}.jpg"
-            Image.new("RGB", (640, 480), colour).save(path, quality=95)
+            if pool.endswith("objects"):
+                path = folder / f"{pool}_{index}.png"
+                cut_out(colour).save(path)
+            else:
+                path = folder / f"{pool}_{index}.jpg"
+                Image.new("RGB", (640, 480), colour).save(path, quality=95)
             paths[pool].append(path)
     return PhotoPools(**{pool: tuple(files) for pool, files in paths.items()})
 
@@ -76,6 +88,15 @@ def test_objects_and_backgrounds_come_from_their_own_pools(photo_set, split):
             assert _nearest_pool(image[inside]) == {f"{split}_objects"}, image_file
 
 
+def test_each_object_photograph_is_used_once_before_any_is_used_again(photo_set):
+    """A learner's photos are different photographs: the images of a set take the pool's photographs in turn."""
+    sources = json.loads((photo_set / "set.json").read_text())["sources"]["train"]
+    objects = [path for name in sorted(sources) for path in sources[name]["objects"]]
+    backgrounds = [sources[name]["background"] for name in sorted(sources)]
+    assert len(set(objects[:3])) == 3 and len(set(backgrounds[:3])) == 3  # three of each in the pools
+    assert len(objects) > 8  # some images have two objects
+
+
 def test_objects_vary_in_size_and_position(photo_set):
     masks = [mask_to_array(load_image(p)) > 0 for p in sorted((photo_set / "train" / "masks").iterdir())]
     areas = [m.mean() for m in masks]
@@ -101,7 +122,7 @@ def test_overlapping_pools_and_missing_photographs_are_refused(pools, tmp_path):
     with pytest.raises(UserError, match="in both photo pools train_objects and test_objects"):
         build_photo_set(tmp_path / "shared", 2, 1, 0, shared)
     missing = PhotoPools(pools.train_objects, (tmp_path / "gone.jpg",), pools.test_objects, pools.test_backgrounds)
-    with pytest.raises(UserError, match="gone.jpg: photograph not found .* apt-get install mate-backgrounds"):
+    with pytest.raises(UserError, match="gone.jpg: photograph not found .* apt-get install tuxpaint-stamps-default mate-backgrounds"):
         build_photo_set(tmp_path / "missing", 2, 1, 0, missing)
 
 
@@ -119,3 +140,40 @@ def test_benchmark_refuses_bad_flags():
         benchmark_photos.get_args(["--work", "w", "--sets", "1", "60"])
     with pytest.raises(UserError, match="--epochs 0"):
         benchmark_photos.get_args(["--work", "w", "--epochs", "0"])
+
+
+def noisy_cut_out(rng: np.random.Generator, size: tuple[int, int] = (160, 120)) -> Image.Image:
+    """A stand-in for a photographed thing: every pixel a little different from its neighbours."""
+    stamp = cut_out((120, 90, 60), size)
+    pixels = np.asarray(stamp).copy()
+    pixels[..., :3] = np.clip(pixels[..., :3] + rng.normal(0, 12, pixels[..., :3].shape), 0, 255)
+    return Image.fromarray(pixels, "RGBA")
+
+
+def test_find_cut_outs_keeps_photographs_and_splits_views_of_one_thing_together(tmp_path):
+    rng = np.random.default_rng(0)
+    photos = {f"animals/birds/{name}.png" for name in ("duck", "owl", "heron", "heron_flying", "tucan")}
+    photos |= {f"food/{name}.png" for name in ("lion", "lion-2", "gnu-stand", "gnu-sitting", "kiwi", "pear")}
+    for relative in photos:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        noisy_cut_out(rng).save(tmp_path / relative)
+    (tmp_path / "animals/cartoon").mkdir()
+    noisy_cut_out(rng).save(tmp_path / "animals/cartoon/cat.png")  # a cartoon folder: drawings
+    cut_out((200, 30, 30)).save(tmp_path / "animals/birds/drawn_robin.png")  # flat colour: a drawing
+    noisy_cut_out(rng, (60, 40)).save(tmp_path / "food/grape.png")  # too small to paste at the sets' sizes
+    noisy_cut_out(rng).save(tmp_path / "symbols.png")  # not a kind asked for
+
+    train, test = find_cut_outs(tmp_path, ("animals", "food"))
+    assert {str(p.relative_to(tmp_path)) for p in train + test} == photos
+    assert not set(train) & set(test) and train and test
+    for views in (("lion", "lion-2"), ("gnu-stand", "gnu-sitting")):
+        paths = [tmp_path / "food" / f"{view}.png" for view in views]
+        assert all(p in train for p in paths) or all(p in test for p in paths), views
+    assert object_group(tmp_path / "animals/birds/heron_flying.png") == f"{tmp_path}/animals/birds/heron"
+    assert is_photograph(noisy_cut_out(rng)) and not is_photograph(cut_out((10, 200, 10)))
+
+
+def test_missing_object_photographs_name_the_packages(tmp_path):
+    with pytest.raises(UserError, match="folder of object photographs not found; install them with: "
+                                        "sudo apt-get install tuxpaint-stamps-default"):
+        find_cut_outs(tmp_path / "nowhere")
