@@ -68,7 +68,7 @@ def test_checkpoints_are_complete_and_load_weights_only(trained):
     assert checkpoint["epoch"] == 3
     assert checkpoint["mask_values"] == [0, 255]
     assert checkpoint["model_config"] == {"n_channels": 3, "n_classes": 2, "bilinear": False, "base_channels": 8,
-                                          "normalize_input": True, "norm": "batch"}  # --input-norm is on by default
+                                          "normalize_input": True, "norm": "ibn"}  # --input-norm, --norm ibn: defaults
     assert len(checkpoint["history"]["train loss"]) == 3 and len(checkpoint["history"]["validation Dice"]) == 3
     assert checkpoint["args"]["epochs"] == 3
     net = UNet(**checkpoint["model_config"])
@@ -184,30 +184,34 @@ def test_load_milesial_state_dict_and_train(tmp_path):
                        "--load", str(tmp_path / "milesial.pth"))
     assert result.returncode == 0, result.stderr
     assert f"Model loaded from {tmp_path / 'milesial.pth'}" in result.stderr
-    assert "keeping its normalization layers" not in result.stderr  # BatchNorm throughout, as the default
     assert f"Mixed precision: {precision_name(torch.device('cpu'), True)}" in result.stderr
     assert len(EPOCH_LINE.findall(result.stdout)) == 1
     assert (tmp_path / "out" / "checkpoint_epoch1.pth").is_file()
 
 
-def test_load_keeps_the_checkpoints_normalization_layers(tmp_path):
-    """Weights of a --norm ibn U-Net only fit InstanceNorm first blocks: --load keeps them whatever --norm says."""
+@pytest.mark.parametrize("checkpoint_norm, flags", [("batch", []), ("ibn", ["--norm", "batch"])])
+def test_load_keeps_the_checkpoints_normalization_layers(tmp_path, checkpoint_norm, flags):
+    """Weights only fit layers like their own (milesial's: BatchNorm throughout; today's default: ibn): --load
+    keeps the checkpoint's layers whatever --norm says, and --resume the run's."""
     torch.manual_seed(0)
-    torch.save({**UNet(3, 2, base_channels=8, norm="ibn").state_dict(), "mask_values": [0, 1]}, tmp_path / "ibn.pth")
+    torch.save({**UNet(3, 2, base_channels=8, norm=checkpoint_norm).state_dict(), "mask_values": [0, 1]},
+               tmp_path / "loaded.pth")
     result = run_train(*FAST, "--epochs", "1", "--checkpoint-dir", str(tmp_path / "out"), "--load",
-                       str(tmp_path / "ibn.pth"))
+                       str(tmp_path / "loaded.pth"), *flags)
     assert result.returncode == 0, result.stderr
-    assert f"INFO: --load {tmp_path / 'ibn.pth'}: keeping its normalization layers, --norm ibn" in result.stderr
-    assert "norm=ibn" in result.stderr  # the model line of the log
+    assert (f"INFO: --load {tmp_path / 'loaded.pth'}: keeping its normalization layers, --norm {checkpoint_norm}"
+            in result.stderr)
+    assert ("norm=ibn" in result.stderr) == (checkpoint_norm == "ibn")  # the model line of the log
     saved = torch.load(tmp_path / "out" / "checkpoint_epoch1.pth", weights_only=True)
-    assert saved["model_config"]["norm"] == "ibn" and saved["args"]["norm"] == "ibn"
-    # --resume without --norm: the run goes on with its own layers, and says so
+    assert saved["model_config"]["norm"] == checkpoint_norm and saved["args"]["norm"] == checkpoint_norm
+    # --resume with the other --norm: the run goes on with its own layers, and says so
+    other = "ibn" if checkpoint_norm == "batch" else "batch"
     result = run_train(*FAST, "--epochs", "2", "--checkpoint-dir", str(tmp_path / "out"), "--resume",
-                       str(tmp_path / "out" / "last.pth"))
+                       str(tmp_path / "out" / "last.pth"), "--norm", other)
     assert result.returncode == 0, result.stderr
-    assert "INFO: --resume: continuing with the run's own --norm ibn" in result.stderr
+    assert f"INFO: --resume: continuing with the run's own --norm {checkpoint_norm}" in result.stderr
     saved = torch.load(tmp_path / "out" / "checkpoint_epoch2.pth", weights_only=True)
-    assert saved["model_config"]["norm"] == "ibn" and saved["args"]["norm"] == "ibn"
+    assert saved["model_config"]["norm"] == checkpoint_norm and saved["args"]["norm"] == checkpoint_norm
 
 
 def test_one_output_class_trains_with_bce(tmp_path):
