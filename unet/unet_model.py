@@ -7,8 +7,8 @@ from .unet_parts import DoubleConv, Down, OutConv, Up
 
 # norm="ibn": InstanceNorm in the first two encoder blocks, BatchNorm after them (IBN-Net, Pan et al. 2018).
 # The first layers see colour, contrast and texture; normalizing each image by its own statistics there takes
-# out much of what differs between one set of photos and another, which should help a model trained on a few
-# dozen photos on photos it has never seen (docs/image-experiments.md: a lead, not yet evidence). The deeper
+# out much of what differs between one set of photos and another, so a model trained on a few dozen photos does
+# better on photos it has never seen (train.py's default; docs/image-experiments.md, round 3). The deeper
 # layers keep BatchNorm, as IBN-Net does: what they encode (shapes, classes) does not change with the style.
 NORMS = ("batch", "ibn")
 
