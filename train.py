@@ -35,9 +35,13 @@ from utils.device import autocast, grad_scaler, memory_format, pick_device, prec
 from utils.dice_score import dice_loss
 from utils.distributed import all_reduce_mean, all_reduce_sum, cleanup_distributed, finish_distributed, setup_distributed
 from utils.errors import UserError, raise_if_interrupted, run_cli
-from utils.model_loading import checkpoint_norm, load_image_checkpoint, load_weights, split_checkpoint
+from utils.model_loading import load_image_checkpoint, load_unet, load_weights
 from utils.plotting import plot_training_curves
 from utils.wandb_logging import init_wandb
+
+
+RANDOM_START_LR = 1e-3
+FINE_TUNE_LR = 1e-4
 
 
 def get_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,17 +49,20 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      formatter_class=DefaultsHelpFormatter)
     parser.add_argument("--epochs", "-e", metavar="E", type=int, default=5, help="Number of epochs")
     parser.add_argument("--batch-size", "-b", dest="batch_size", metavar="B", type=int, default=1, help="Batch size")
-    parser.add_argument("--learning-rate", "-l", metavar="LR", type=float, default=1e-3, dest="lr",
-                        help="Learning rate (AdamW)")
+    parser.add_argument("--learning-rate", "-l", metavar="LR", type=float, default=None, dest="lr",
+                        help=f"Learning rate (AdamW) (default: {RANDOM_START_LR} from random weights, "
+                             f"{FINE_TUNE_LR} from the pretrained or --load weights: smaller steps keep what they know)")
     parser.add_argument("--load", "-f", type=str, default=None, metavar="CHECKPOINT",
-                        help="Start a new run from the weights of this .pth file (default: random weights)")
+                        help="Start a new run from the weights of this .pth file, taking its layers "
+                             "(default: the pretrained weights, see --pretrained)")
     parser.add_argument("--scale", "-s", type=float, default=0.5, help="Downscaling factor of the images")
     parser.add_argument("--validation", "-v", dest="val", type=float, default=10.0,
                         help="Percent of the data that is used as validation (0-100)")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
                         help="Mixed precision: fp16 on CUDA, bf16 on CPUs with native bf16 (about 2x faster; both "
                              "with channels_last), fp32 on other CPUs; --no-amp for fp32 everywhere")
-    parser.add_argument("--bilinear", action="store_true", default=False, help="Use bilinear upsampling")
+    parser.add_argument("--bilinear", action="store_true", default=None,
+                        help="Use bilinear upsampling (the pretrained weights use transposed convolutions)")
     parser.add_argument("--classes", "-c", type=int, default=2,
                         help="Number of classes (2 = background + object; 1 = one sigmoid output)")
     parser.add_argument("--data-dir", default="data", help="Folder holding imgs/ and masks/")
@@ -78,15 +85,23 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--copy-paste", type=float, default=0.0, metavar="P",
                         help="With this probability, paste the objects of another training image (augmented on "
                              "its own) over a training image; 0 = off")
-    parser.add_argument("--base-channels", type=int, default=64,
-                        help="Channels of the first layer (64 = the original U-Net; 16 trains ~16x faster)")
-    parser.add_argument("--input-norm", action=argparse.BooleanOptionalAction, default=True,
+    parser.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=True,
+                        help="Start from the shipped weights pretrained/unet_objects.pth (a U-Net, --base-channels "
+                             "32, that learnt to mark objects pasted on photographs: made by pretrain.py); "
+                             "--no-pretrained, or an architecture flag below that differs from them, starts from "
+                             "random weights")
+    parser.add_argument("--base-channels", type=int, default=None,
+                        help="Channels of the first layer (default: 32 pretrained, 64 from random weights = the "
+                             "original U-Net; 16 trains ~16x faster than 64)")
+    parser.add_argument("--input-norm", action=argparse.BooleanOptionalAction, default=None,
                         help="Standardize each image's colours (mean 0, std 1 per channel) inside the model, so "
-                             "lighting and colour casts change less; --no-input-norm feeds the 0..1 pixels as they are")
-    parser.add_argument("--norm", choices=NORMS, default="ibn",
+                             "lighting and colour casts change less; --no-input-norm feeds the 0..1 pixels as they are "
+                             "(default: on)")
+    parser.add_argument("--norm", choices=NORMS, default=None,
                         help="Normalization layers: ibn (InstanceNorm in the first two blocks, each image "
                              "normalized by its own statistics, BatchNorm after them: unseen photos look more like "
-                             "the training ones) or batch (BatchNorm everywhere, the original U-Net: 1.15x faster)")
+                             "the training ones) or batch (BatchNorm everywhere, the original U-Net: 1.15x faster) "
+                             "(default: ibn)")
     parser.add_argument("--schedule", choices=["plateau", "cosine"], default="cosine",
                         help="Learning rate: cosine (linear warm-up, then down to 0 at the last step) or plateau "
                              "(lowered when the validation Dice stalls for 5 epochs)")
@@ -104,7 +119,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--epochs {args.epochs}: must be at least 1, e.g. --epochs 10")
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1, e.g. --batch-size 2")
-    if not 0 < args.lr < 1:
+    if args.lr is not None and not 0 < args.lr < 1:
         raise UserError(f"--learning-rate {args.lr}: must be between 0 and 1, e.g. --learning-rate 0.001")
     if not 0 < args.scale <= 1:
         raise UserError(f"--scale {args.scale}: must be in (0, 1], e.g. --scale 0.5")
@@ -112,7 +127,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--validation {args.val}: a percentage from 0 to 99, e.g. --validation 20")
     if args.classes < 1:
         raise UserError(f"--classes {args.classes}: must be at least 1 (2 for object vs background)")
-    if args.base_channels < 1:
+    if args.base_channels is not None and args.base_channels < 1:
         raise UserError(f"--base-channels {args.base_channels}: must be at least 1, e.g. 64 or 16")
     if args.workers < 0:
         raise UserError(f"--workers {args.workers}: must be 0 or more")
@@ -207,23 +222,80 @@ def validation_dice(model: UNet, val_set: Subset, device: torch.device, scale: f
 
 
 def build_model(args: argparse.Namespace, resume_checkpoint: dict | None) -> UNet:
-    """A new U-Net from the flags, the resumed run's U-Net, or the flags' U-Net with --load's weights."""
+    """The --resume run's U-Net, --load's, the pretrained one (the default), or a new one with random weights.
+    Architecture flags left out (None) are filled in with the U-Net's own values, so checkpoints record them."""
     if resume_checkpoint is not None:
         net = UNet(**resume_checkpoint["model_config"])
         load_weights(net, resume_checkpoint["state_dict"], args.resume, "--resume")
         return net
-    loaded = load_image_checkpoint(args.load, "--load") if args.load else None
-    if loaded is not None:
-        loaded_norm = checkpoint_norm(loaded, args.load, "--load")
-        if loaded_norm != args.norm:
-            # The weights only fit layers like their own (milesial's and older checkpoints: BatchNorm throughout).
-            logging.info(f"--load {args.load}: keeping its normalization layers, --norm {loaded_norm}")
-            args.norm = loaded_norm
-    net = UNet(n_channels=3, n_classes=args.classes, bilinear=args.bilinear, base_channels=args.base_channels,
-               normalize_input=args.input_norm, norm=args.norm)
-    if loaded is not None:
-        load_weights(net, split_checkpoint(loaded)[0], args.load, "--load")
+    if args.load:
+        args.pretrained = False
+        net, _, _ = load_unet(args.load, "--load")
+        if net.n_classes != args.classes:
+            raise UserError(f"--load {args.load}: a U-Net with {net.n_classes} classes, but --classes {args.classes}; "
+                            f"give --classes {net.n_classes}, or train from random weights without --load")
+        take_architecture(args, net, f"--load {args.load}: keeping its layers")
         logging.info(f"Model loaded from {args.load}")
+        return net
+    if args.pretrained:
+        net = pretrained_model(args)
+        if net is not None:
+            return net
+    for flag, (_, random_default) in ARCHITECTURE_FLAGS.items():
+        if getattr(args, flag) is None:
+            setattr(args, flag, random_default)
+    return UNet(n_channels=3, n_classes=args.classes, bilinear=args.bilinear, base_channels=args.base_channels,
+                normalize_input=args.input_norm, norm=args.norm)
+
+
+def default_learning_rate(args: argparse.Namespace, resume_checkpoint: dict | None) -> float:
+    """--learning-rate left out: the resumed run's, else smaller steps for weights that already know something."""
+    if resume_checkpoint is not None:
+        return (resume_checkpoint.get("args") or {}).get("lr", RANDOM_START_LR)
+    return FINE_TUNE_LR if args.load or args.pretrained else RANDOM_START_LR
+
+
+PRETRAINED_WEIGHTS = Path("pretrained") / "unet_objects.pth"  # in the repository, beside this script
+# Flags that shape the U-Net: the UNet attribute each one sets, and its value when training from random weights.
+ARCHITECTURE_FLAGS = {"bilinear": ("bilinear", False), "base_channels": ("base_channels", 64),
+                      "input_norm": ("normalize_input", True), "norm": ("norm", "ibn")}
+
+
+def take_architecture(args: argparse.Namespace, net: UNet, reason: str) -> None:
+    """Weights fit only layers like their own: the run takes the U-Net's shape, says so where a flag given
+    differs, and records the shape in its checkpoints."""
+    for flag, (attribute, _) in ARCHITECTURE_FLAGS.items():
+        value, given = getattr(net, attribute), getattr(args, flag)
+        if given is not None and given != value:
+            shown = ("on" if value else "off") if isinstance(value, bool) else value
+            logging.info(f"{reason}, --{flag.replace('_', '-')} {shown}")
+        setattr(args, flag, value)
+
+
+def pretrained_model(args: argparse.Namespace) -> UNet | None:
+    """The shipped pretrained U-Net (made by pretrain.py), with a new output layer when --classes differs from
+    its 2; None when an architecture flag asks for another U-Net, which then starts from random weights."""
+    path = Path(__file__).resolve().parent / PRETRAINED_WEIGHTS
+    if not path.is_file():
+        raise UserError(f"{path}: pretrained weights not found; restore them with git checkout {PRETRAINED_WEIGHTS}, "
+                        "make them with python3 pretrain.py, or add --no-pretrained")
+    pretrained, _, _ = load_unet(path, "pretrained weights")
+    for flag, (attribute, _) in ARCHITECTURE_FLAGS.items():
+        value, given = getattr(pretrained, attribute), getattr(args, flag)
+        if given is not None and given != value:
+            logging.info(f"--{flag.replace('_', '-')} {given}: training from random weights (the pretrained "
+                         f"weights are {attribute}={value}; leave the flag out to start from them)")
+            args.pretrained = False
+            return None
+    take_architecture(args, pretrained, "pretrained weights")
+    logging.info(f"Starting from the pretrained weights {PRETRAINED_WEIGHTS}")
+    if pretrained.n_classes == args.classes:
+        return pretrained
+    net = UNet(n_channels=3, n_classes=args.classes, **{attribute: getattr(pretrained, attribute)
+                                                       for attribute, _ in ARCHITECTURE_FLAGS.values()})
+    body = {name: value for name, value in pretrained.state_dict().items() if not name.startswith("outc.")}
+    net.load_state_dict(body, strict=False)  # all but the output layer, which keeps its random weights
+    logging.info(f"New output layer for --classes {args.classes} (the pretrained one has {pretrained.n_classes})")
     return net
 
 
@@ -256,9 +328,9 @@ def continue_with_run_settings(args: argparse.Namespace, checkpoint: dict) -> No
     saved = checkpoint.get("args") or {}
     for name, before in SETTINGS_BEFORE_FLAGS.items():
         value = saved.get(name, before)
-        if getattr(args, name) != value:
+        if getattr(args, name) not in (None, value):  # None: a flag left out
             logging.info(f"--resume: continuing with the run's own --{name.replace('_', '-')} {value}")
-            setattr(args, name, value)
+        setattr(args, name, value)
 
 
 def check_resume_mask_values(checkpoint: dict, args: argparse.Namespace, mask_values: list) -> None:
@@ -306,6 +378,8 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
     if resume is not None:
         continue_with_run_settings(args, resume)
     model = build_model(args, resume)
+    if args.lr is None:
+        args.lr = default_learning_rate(args, resume)
 
     # 2. The run's own folder: an earlier run's checkpoints there stop this one (or go, with --overwrite)
     checkpoint_dir = prepare_checkpoint_dir_once(args.checkpoint_dir, args.resume, args.overwrite)

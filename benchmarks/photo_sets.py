@@ -17,7 +17,6 @@ Set version 2 (objects cut from close-up photographs by random blob, star and gl
 photographs in all) was built by the code of commit aea7b1c; docs/image-experiments.md keeps its results.
 """
 import json
-import math
 import re
 import shutil
 import zlib
@@ -28,9 +27,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from utils.compositing import IMAGE_SIZE, Cycle, load_photo, make_example, save_mask_gif
 from utils.errors import UserError
 
-IMAGE_SIZE = (300, 200)  # width, height
 FORMAT_VERSION = 3  # bump when the drawing changes, so sets built by older code are rebuilt, not reused
 APT_COMMAND = ("sudo apt-get install tuxpaint-stamps-default mate-backgrounds plasma-workspace-wallpapers "
                "lomiri-wallpapers-16.04")
@@ -143,15 +142,6 @@ def check_pools(pools: PhotoPools) -> None:
                         f"with: {APT_COMMAND}")
 
 
-def _load_photo(path: Path, longest: int = 1280) -> Image.Image:
-    """RGB, at most `longest` pixels wide or high (crops are small, and the 5K wallpapers decode slowly)."""
-    with Image.open(path) as photo:
-        photo.draft("RGB", (longest, longest))  # JPEG: decode at a reduced size directly
-        photo = photo.convert("RGB")
-    photo.thumbnail((longest, longest), Image.LANCZOS)
-    return photo
-
-
 def _load_cut_out(path: Path) -> Image.Image:
     """RGBA, cropped to the opaque part."""
     with Image.open(path) as stamp:
@@ -162,81 +152,13 @@ def _load_cut_out(path: Path) -> Image.Image:
     return stamp.crop(box)
 
 
-def _random_crop(photo: Image.Image, rng: np.random.Generator, min_fraction: float, max_fraction: float) -> Image.Image:
-    """A crop with the output's aspect ratio, min_fraction..max_fraction of the largest such crop, at output size,
-    flipped half the time: one photograph gives many different-looking views."""
-    width, height = IMAGE_SIZE
-    largest = min(photo.width / width, photo.height / height)
-    factor = largest * rng.uniform(min_fraction, max_fraction)
-    crop_w, crop_h = width * factor, height * factor
-    left = (photo.width - crop_w) * rng.uniform(0, 1)
-    top = (photo.height - crop_h) * rng.uniform(0, 1)
-    view = photo.resize(IMAGE_SIZE, Image.BICUBIC, box=(left, top, left + crop_w, top + crop_h))
-    return view.transpose(Image.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else view
-
-
-def _placed_object(cut_out: Image.Image, rng: np.random.Generator) -> np.ndarray:
-    """The cut-out on an image-sized transparent canvas (float RGBA, alpha 0..1): its opaque part 4-25% of the
-    image's area, flipped half the time, tilted up to 15 degrees, its centre anywhere in the middle 80% of the
-    image (so it may be cut by the frame)."""
-    width, height = IMAGE_SIZE
-    if rng.random() < 0.5:
-        cut_out = cut_out.transpose(Image.FLIP_LEFT_RIGHT)
-    cut_out = cut_out.rotate(rng.uniform(-15, 15), resample=Image.BICUBIC, expand=True)
-    opaque = np.asarray(cut_out.getchannel("A"), dtype=np.float32).mean() / 255
-    area = rng.uniform(0.04, 0.25) * width * height
-    scale = math.sqrt(area / (opaque * cut_out.width * cut_out.height))
-    scale = min(scale, 0.95 * width / cut_out.width, 0.95 * height / cut_out.height)  # never larger than the image
-    size = (max(1, round(cut_out.width * scale)), max(1, round(cut_out.height * scale)))
-    # Premultiplied alpha while resizing, so the transparent pixels' colour does not bleed into the edge.
-    resized = cut_out.convert("RGBa").resize(size, Image.LANCZOS).convert("RGBA")
-    centre = (rng.uniform(0.1, 0.9) * width, rng.uniform(0.1, 0.9) * height)
-    canvas = Image.new("RGBA", IMAGE_SIZE, (0, 0, 0, 0))
-    canvas.paste(resized, (round(centre[0] - size[0] / 2), round(centre[1] - size[1] / 2)))
-    return np.asarray(canvas, dtype=np.float32) / 255
-
-
-def make_example(background: Image.Image, cut_outs: list[Image.Image],
-                 rng: np.random.Generator) -> tuple[Image.Image, Image.Image]:
-    """(RGB image, mask 0/255): a crop of the background with the cut-outs pasted on it, in order."""
-    picture = np.asarray(_random_crop(background, rng, 0.3, 1.0), dtype=np.float32) / 255
-    covered = np.zeros(picture.shape[:2], dtype=np.float32)
-    for cut_out in cut_outs:
-        placed = _placed_object(cut_out, rng)
-        alpha = placed[..., 3:]
-        picture = picture * (1 - alpha) + placed[..., :3] * alpha
-        covered = np.maximum(covered, alpha[..., 0])
-    image = Image.fromarray(np.clip(picture * 255 + 0.5, 0, 255).astype(np.uint8))
-    mask = Image.fromarray(np.where(covered >= 0.5, 255, 0).astype(np.uint8))
-    return image, mask
-
-
-class _Cycle:
-    """The items of a list in a random order, each once before any comes again (then in a new order)."""
-
-    def __init__(self, count: int, rng: np.random.Generator):
-        self.count, self.rng, self.order = count, rng, []
-
-    def next(self) -> int:
-        if not self.order:
-            self.order = list(self.rng.permutation(self.count))
-        return int(self.order.pop())
-
-
-def save_mask_gif(mask: Image.Image, path: Path) -> None:
-    """A 0/255 mask as a GIF that reads back as 0/255 (a plain save would store palette indices 0/1)."""
-    palette_mask = mask.convert("P")
-    palette_mask.putpalette([v for i in range(256) for v in (i, i, i)])
-    palette_mask.save(path, optimize=False)
-
-
 def _write_split(folder: Path, count: int, objects: tuple[Path, ...], backgrounds: tuple[Path, ...],
                  rng: np.random.Generator) -> dict:
     """count examples into folder/imgs and folder/masks; returns {image name: photographs used}. Object and
     background photographs are used in turn, so images share a photograph only when the pool runs out."""
     cut_outs = [_load_cut_out(p) for p in objects]
-    background_photos = [_load_photo(p) for p in backgrounds]
-    next_object, next_background = _Cycle(len(objects), rng), _Cycle(len(backgrounds), rng)
+    background_photos = [load_photo(p) for p in backgrounds]
+    next_object, next_background = Cycle(len(objects), rng), Cycle(len(backgrounds), rng)
     (folder / "imgs").mkdir(parents=True)
     (folder / "masks").mkdir(parents=True)
     sources = {}

@@ -1,5 +1,6 @@
 """train.py through its command line: a short real run on the demo data, checkpoints, resume, --load,
 Ctrl-C, torchrun with 2 processes, and one-line errors for bad flags and unsafe checkpoints."""
+import argparse
 import os
 import re
 import shutil
@@ -199,8 +200,8 @@ def test_load_keeps_the_checkpoints_normalization_layers(tmp_path, checkpoint_no
     result = run_train(*FAST, "--epochs", "1", "--checkpoint-dir", str(tmp_path / "out"), "--load",
                        str(tmp_path / "loaded.pth"), *flags)
     assert result.returncode == 0, result.stderr
-    assert (f"INFO: --load {tmp_path / 'loaded.pth'}: keeping its normalization layers, --norm {checkpoint_norm}"
-            in result.stderr)
+    kept = f"INFO: --load {tmp_path / 'loaded.pth'}: keeping its layers, --norm {checkpoint_norm}"
+    assert (kept in result.stderr) == bool(flags)  # said only where a flag asked for other layers
     assert ("norm=ibn" in result.stderr) == (checkpoint_norm == "ibn")  # the model line of the log
     saved = torch.load(tmp_path / "out" / "checkpoint_epoch1.pth", weights_only=True)
     assert saved["model_config"]["norm"] == checkpoint_norm and saved["args"]["norm"] == checkpoint_norm
@@ -288,12 +289,25 @@ def test_bad_flags_give_one_line_error(flags, expected, tmp_path):
     assert_user_error(result, expected)
 
 
-def test_load_of_another_architecture_is_refused(tmp_path):
-    torch.save(UNet(3, 2, base_channels=4).state_dict(), tmp_path / "small.pth")
-    result = run_train(*FAST, "--epochs", "1", "--load", str(tmp_path / "small.pth"),
+def test_load_takes_the_checkpoints_width_and_refuses_other_classes(tmp_path):
+    """--load builds the checkpoint's own U-Net (pretrained/unet_objects.pth is --base-channels 32, whatever the
+    flags say), records it in the run's checkpoints, and refuses weights made for another number of classes."""
+    torch.manual_seed(0)
+    torch.save({"state_dict": UNet(3, 2, base_channels=4, normalize_input=True, norm="ibn").state_dict(),
+                "model_config": UNet(3, 2, base_channels=4, normalize_input=True, norm="ibn").config(),
+                "mask_values": [0, 1]}, tmp_path / "narrow.pth")
+    result = run_train(*FAST, "--epochs", "1", "--load", str(tmp_path / "narrow.pth"),
                        "--checkpoint-dir", str(tmp_path / "out"))
-    assert_user_error(result, "--load", "small.pth", "do not fit")
-    assert not (tmp_path / "out").exists()  # refused before the run's folder is made
+    assert result.returncode == 0, result.stderr
+    assert f"INFO: --load {tmp_path / 'narrow.pth'}: keeping its layers, --base-channels 4" in result.stderr
+    saved = torch.load(tmp_path / "out" / "checkpoint_epoch1.pth", weights_only=True)
+    assert saved["model_config"]["base_channels"] == 4 and saved["args"]["base_channels"] == 4
+
+    torch.save(UNet(3, 3, base_channels=4).state_dict(), tmp_path / "three.pth")
+    result = run_train(*FAST, "--epochs", "1", "--load", str(tmp_path / "three.pth"),
+                       "--checkpoint-dir", str(tmp_path / "refused"))
+    assert_user_error(result, "--load", "three.pth", "3 classes", "--classes 3")
+    assert not (tmp_path / "refused").exists()  # refused before the run's folder is made
 
 
 @pytest.mark.parametrize("flag", ["--load", "--resume"])
@@ -382,3 +396,48 @@ def test_what_the_scripts_write_is_ignored_by_git():
     result = subprocess.run(["git", "check-ignore", "--no-index", *written], cwd=REPO_ROOT, capture_output=True,
                             text=True)
     assert result.stdout.split() == written, result.stdout + result.stderr
+
+
+def test_a_run_starts_from_the_pretrained_weights_unless_an_architecture_flag_asks_for_another_unet(tmp_path):
+    """The default start is pretrained/unet_objects.pth (its layers recorded in the run's checkpoints); a flag that
+    asks for other layers starts from random weights, and the log says which happened."""
+    pretrained_config = torch.load(REPO_ROOT / train.PRETRAINED_WEIGHTS, weights_only=True)["model_config"]
+    flags = ["--data-dir", str(REPO_ROOT / "data"), "--scale", "0.25", "--batch-size", "2", "--validation", "20",
+             "--epochs", "1"]
+    result = run_train(*flags, "--checkpoint-dir", str(tmp_path / "pretrained"))
+    assert result.returncode == 0, result.stderr
+    assert "INFO: Starting from the pretrained weights pretrained/unet_objects.pth" in result.stderr
+    saved = torch.load(tmp_path / "pretrained" / "checkpoint_epoch1.pth", weights_only=True)
+    assert saved["model_config"] == pretrained_config and saved["args"]["pretrained"] is True
+    assert saved["args"]["base_channels"] == pretrained_config["base_channels"] == 32
+
+    result = run_train(*flags, "--base-channels", "8", "--checkpoint-dir", str(tmp_path / "random"))
+    assert result.returncode == 0, result.stderr
+    assert "INFO: --base-channels 8: training from random weights" in result.stderr
+    assert "Starting from the pretrained weights" not in result.stderr
+    saved = torch.load(tmp_path / "random" / "checkpoint_epoch1.pth", weights_only=True)
+    assert saved["model_config"]["base_channels"] == 8 and saved["args"]["pretrained"] is False
+
+
+def architecture_args(**given) -> argparse.Namespace:
+    """train.py's arguments as build_model sees them when no architecture flag is given."""
+    values = {"pretrained": True, "classes": 2, "bilinear": None, "base_channels": None, "input_norm": None,
+              "norm": None, **given}
+    return argparse.Namespace(**values)
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_pretrained_model_keeps_every_pretrained_weight_and_gives_other_classes_a_new_output_layer(classes):
+    shipped = torch.load(REPO_ROOT / train.PRETRAINED_WEIGHTS, weights_only=True)["state_dict"]
+    net = train.pretrained_model(architecture_args(classes=classes))
+    state = net.state_dict()
+    assert state["outc.conv.weight"].shape[0] == classes
+    for name, value in shipped.items():
+        if classes == 2 or not name.startswith("outc."):
+            assert torch.equal(state[name], value.to(state[name].dtype)), name
+
+
+def test_missing_pretrained_weights_say_how_to_get_them(monkeypatch):
+    monkeypatch.setattr(train, "PRETRAINED_WEIGHTS", Path("pretrained") / "no_such_weights.pth")
+    with pytest.raises(train.UserError, match="pretrained weights not found.*pretrain.py.*--no-pretrained"):
+        train.pretrained_model(architecture_args())

@@ -58,13 +58,6 @@ def infer_unet_config(state_dict: dict, path: str | Path, flag: str) -> dict:
     }
 
 
-def checkpoint_norm(checkpoint: dict, path: str | Path, flag: str) -> str:
-    """The normalization layers ("batch" or "ibn") of the U-Net saved in a checkpoint of either format."""
-    state_dict, _ = split_checkpoint(checkpoint)
-    config = checkpoint.get("model_config") or infer_unet_config(state_dict, path, flag)
-    return config.get("norm", "batch")  # checkpoints from before norm="ibn" existed are BatchNorm throughout
-
-
 def load_weights(net: torch.nn.Module, state_dict: dict, path: str | Path, flag: str) -> None:
     """load_state_dict, with a one-line error when the weights belong to another architecture."""
     try:

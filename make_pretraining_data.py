@@ -1,0 +1,223 @@
+"""Make the pretraining set behind the shipped weights pretrained/unet_objects.pth (see README, "Your own photos").
+
+    python3 make_pretraining_data.py --count 12000 --out /tmp/pretraining      # about 4 minutes on 2 cores
+
+A U-Net trained from random weights on 60 photos learns colours more than what an "object" is. So the shipped
+weights first learnt, from many generated images, to mark the objects pasted on a photograph: each image is a
+random crop of a background photograph with one to three objects on it, either a drawn emoji (Noto Color Emoji)
+or the outline of an emoji or a Symbola pictograph filled with a piece of another photograph and shaded like a
+solid. Every photograph comes from Debian packages of wallpapers (APT_COMMAND) and none is one of the
+benchmark's (benchmarks/photo_sets.py): the weights have never seen a photograph or an object of the benchmark's
+test sets, nor of its training sets. Written in the Carvana layout train.py reads:
+
+    <out>/imgs/object_00000.jpg    <out>/masks/object_00000_mask.gif    (mask 0 = background, 255 = object)
+
+Offline and deterministic for a seed; image i depends on (seed, i) only through the seed's stream, so a run
+with the same --count and --seed writes the same images.
+"""
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from fontTools.ttLib import TTFont
+from PIL import Image, ImageDraw, ImageFont
+from scipy import ndimage
+from tqdm import tqdm
+
+from benchmarks.photo_sets import BACKGROUNDS as BENCHMARK_PHOTOS
+from utils.compositing import (
+    Cycle,
+    load_photo,
+    make_example,
+    random_crop,
+    save_mask_gif,
+)
+from utils.errors import UserError, run_cli
+
+APT_COMMAND = ("sudo apt-get install fonts-noto-color-emoji fonts-symbola ukui-wallpapers lomiri-wallpapers-20.04 "
+               "gnome-backgrounds plasma-workspace-wallpapers mate-backgrounds")
+PHOTO_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+SYMBOL_FONT = Path("/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf")
+# Pictographs: animals, food, tools, vehicles, objects. Left out: flags, keycaps, skin tones, arrows, letters.
+PICTOGRAPH_RANGES = ((0x1F300, 0x1F3FA), (0x1F400, 0x1F5FF), (0x1F680, 0x1F6FF), (0x1F900, 0x1F9FF),
+                     (0x1FA70, 0x1FAFF))
+EMOJI_PIXELS = 109  # the only size Noto Color Emoji's bitmaps come in
+SYMBOL_PIXELS = 160
+MIN_SIDE = 40  # pixels: smaller glyphs are dots and lines, not objects
+MIN_FILL = 0.15  # of the glyph's box: thinner glyphs are strokes, not objects
+DRAWN_SHARE = 0.35  # the other objects are photograph-filled outlines
+
+
+def find_photos(folders: tuple[Path, ...] = PHOTO_FOLDERS, excluded_photos: tuple[Path, ...] = BENCHMARK_PHOTOS,
+                minimum: int = 10) -> list[Path]:
+    """The wallpaper photographs under folders, one file per picture, none of them one of excluded_photos (the
+    benchmark's)."""
+    excluded = {_picture(path) for path in excluded_photos}
+    excluded_looks = [_look(path) for path in excluded_photos if path.is_file()]
+    photos, seen, looks = [], set(), []
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES):
+            if _picture(path) in excluded | seen or "contents/screenshot" in str(path):
+                continue
+            with Image.open(path) as picture:
+                if min(picture.size) < 600:
+                    continue
+            look = _look(path)
+            # The same picture under another name counts once, and never when it is a benchmark one.
+            if any(np.abs(look - other).mean() < 8 for other in excluded_looks + looks):
+                continue
+            photos.append(path)
+            seen.add(_picture(path))
+            looks.append(look)
+    if len(photos) < minimum:
+        raise UserError(f"found {len(photos)} wallpaper photographs under {', '.join(map(str, folders))}; "
+                        f"install them with: {APT_COMMAND}")
+    return photos
+
+
+def _picture(path: Path) -> Path:
+    """What a file shows: a Plasma wallpaper's folder holds one picture at several sizes (and a dark variant)."""
+    path = path.resolve()
+    return path.parents[2] if path.parent.parent.name == "contents" else path
+
+
+def _look(path: Path) -> np.ndarray:
+    """A 12x8 grey thumbnail: the same picture at another size looks the same."""
+    with Image.open(path) as picture:
+        picture.draft("L", (96, 64))
+        return np.asarray(picture.convert("L").resize((12, 8), Image.BILINEAR), dtype=np.float32)
+
+
+def _font_pictographs(font_path: Path) -> list[int]:
+    if not font_path.is_file():
+        raise UserError(f"{font_path}: font not found; install it with: {APT_COMMAND}")
+    cmap = TTFont(font_path, lazy=True).getBestCmap()
+    return [code for code in sorted(cmap) if any(low <= code <= high for low, high in PICTOGRAPH_RANGES)]
+
+
+def _kept(glyph: Image.Image) -> Image.Image | None:
+    """The glyph cropped to its opaque part, or None when it is too small or too thin to be an object."""
+    box = glyph.getchannel("A").point(lambda a: 255 if a > 128 else 0).getbbox()
+    if box is None:
+        return None
+    glyph = glyph.crop(box)
+    fill = (np.asarray(glyph.getchannel("A")) > 128).mean()
+    return glyph if min(glyph.size) >= MIN_SIDE and fill >= MIN_FILL else None
+
+
+def render_emoji() -> list[Image.Image]:
+    """Every pictograph of Noto Color Emoji, drawn in colour (RGBA, cropped)."""
+    font = ImageFont.truetype(str(EMOJI_FONT), EMOJI_PIXELS)
+    drawn = []
+    for code in _font_pictographs(EMOJI_FONT):
+        canvas = Image.new("RGBA", (EMOJI_PIXELS * 5 // 4, EMOJI_PIXELS * 5 // 4), (0, 0, 0, 0))
+        ImageDraw.Draw(canvas).text((0, 0), chr(code), font=font, embedded_color=True)
+        glyph = _kept(canvas)
+        if glyph is not None:
+            drawn.append(glyph)
+    return drawn
+
+
+def render_outlines(emoji: list[Image.Image]) -> list[np.ndarray]:
+    """Filled outlines (0..1 alpha): of every emoji, and of every Symbola pictograph (its holes filled, since
+    many are drawn as line art)."""
+    outlines = [np.asarray(glyph.getchannel("A"), dtype=np.float32) / 255 for glyph in emoji]
+    font = ImageFont.truetype(str(SYMBOL_FONT), SYMBOL_PIXELS)
+    for code in _font_pictographs(SYMBOL_FONT):
+        canvas = Image.new("L", (SYMBOL_PIXELS * 3 // 2, SYMBOL_PIXELS * 3 // 2), 0)
+        ImageDraw.Draw(canvas).text((SYMBOL_PIXELS // 8, 0), chr(code), font=font, fill=255)
+        filled = ndimage.binary_fill_holes(np.asarray(canvas) > 128)
+        coverage = np.maximum(np.asarray(canvas, dtype=np.float32) / 255, filled)
+        glyph = _kept(_alpha_image(coverage))
+        if glyph is not None:
+            outlines.append(np.asarray(glyph.getchannel("A"), dtype=np.float32) / 255)
+    return outlines
+
+
+def _alpha_image(coverage: np.ndarray) -> Image.Image:
+    image = Image.new("RGBA", (coverage.shape[1], coverage.shape[0]), (0, 0, 0, 0))
+    image.putalpha(Image.fromarray((coverage * 255 + 0.5).astype(np.uint8)))
+    return image
+
+
+def photo_filled(outline: np.ndarray, photo: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The outline filled with a piece of the photograph, shaded like a solid lit from one side (a gradient
+    across it and darker towards its edge), as an RGBA cut-out."""
+    height, width = outline.shape
+    piece = random_crop(photo, rng, 0.1, 0.6).resize((width, height), Image.BICUBIC)
+    colours = np.asarray(piece, dtype=np.float32) / 255
+    angle = rng.uniform(0, 2 * np.pi)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    across = ((xs / width - 0.5) * np.cos(angle) + (ys / height - 0.5) * np.sin(angle))
+    inside = ndimage.distance_transform_edt(outline > 0.5)
+    rim = np.clip(inside / max(3.0, 0.15 * min(height, width)), 0, 1)
+    shade = (1 + rng.uniform(0.2, 0.6) * across) * (0.7 + 0.3 * rim)
+    colours = np.clip(colours * shade[..., None], 0, 1)
+    rgba = np.concatenate([colours, outline[..., None]], axis=2)
+    return Image.fromarray((rgba * 255 + 0.5).astype(np.uint8), "RGBA")
+
+
+@dataclass
+class ObjectSources:
+    """What the images are made of: background photographs, drawn objects (RGBA cut-outs) and outlines (0..1)."""
+    photos: list[Image.Image]
+    drawn: list[Image.Image]
+    outlines: list[np.ndarray]
+
+
+def find_sources() -> ObjectSources:
+    """The photographs and fonts of this machine (APT_COMMAND installs them)."""
+    photos = [load_photo(path) for path in tqdm(find_photos(), desc="photographs", unit="photo")]
+    drawn = render_emoji()
+    return ObjectSources(photos, drawn, render_outlines(drawn))
+
+
+def write_set(out: Path, count: int, seed: int, sources: ObjectSources) -> None:
+    """count images and masks into out/imgs and out/masks: a crop of one photograph (each used once before any
+    comes again) with one to three objects on it."""
+    rng = np.random.default_rng(seed)
+    next_background = Cycle(len(sources.photos), rng)
+    (out / "imgs").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    for i in tqdm(range(count), desc="images", unit="img"):
+        background = next_background.next()
+        objects = []
+        for _ in range(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1])):
+            if rng.random() < DRAWN_SHARE:
+                objects.append(sources.drawn[rng.integers(len(sources.drawn))])
+            else:
+                texture = rng.integers(len(sources.photos))  # may be the background's own photograph: no colour cue
+                outline = sources.outlines[rng.integers(len(sources.outlines))]
+                objects.append(photo_filled(outline, sources.photos[texture], rng))
+        image, mask = make_example(sources.photos[background], objects, rng)
+        name = f"object_{i:05d}"
+        image.save(out / "imgs" / f"{name}.jpg", quality=92)
+        save_mask_gif(mask, out / "masks" / f"{name}_mask.gif")
+
+
+def get_args():
+    parser = argparse.ArgumentParser(description="Make the pretraining set of objects pasted on photographs")
+    parser.add_argument("--count", "-n", type=int, default=12000, help="Number of images")
+    parser.add_argument("--out", "-o", type=Path, required=True, help="Folder that gets imgs/ and masks/")
+    parser.add_argument("--seed", type=int, default=0, help="Random seed (same seed, same images)")
+    return parser.parse_args()
+
+
+def main():
+    args = get_args()
+    if args.count < 1:
+        raise UserError(f"--count {args.count}: give at least 1 image")
+    if (args.out / "imgs").exists() and any((args.out / "imgs").iterdir()):
+        raise UserError(f"{args.out}/imgs is not empty; give another --out or delete it")
+    sources = find_sources()
+    print(f"INFO: {len(sources.photos)} photographs, {len(sources.drawn)} drawn objects, "
+          f"{len(sources.outlines)} outlines")
+    write_set(args.out, args.count, args.seed, sources)
+    print(f"INFO: wrote {args.count} images to {args.out}/imgs and their masks to {args.out}/masks")
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,90 @@
+"""Make the shipped weights pretrained/unet_objects.pth, which `train.py --load` starts a run on your own photos from.
+
+    python3 pretrain.py                  # about 85 minutes on 2 CPU cores (a few on a GPU); writes --out
+    python3 pretrain.py --count 200 --epochs 1 --out /tmp/try.pth      # a quick look at the steps
+
+1. Build the pretraining set in --work (make_pretraining_data.py: objects pasted on wallpaper photographs, none
+   of them the benchmark's), unless a set of the same --count and --seed is there already.
+2. Train a U-Net on it with train.py (--base-channels 32: a quarter of the default's time per step when you
+   fine-tune it, and the file stays small).
+3. Export the last epoch's weights (the averaged ones train.py validates) in half precision, with how they
+   were made, to --out: 16 MB instead of 31.
+"""
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from make_pretraining_data import find_sources, write_set
+from utils.checkpoint import load_checkpoint, save_checkpoint
+from utils.errors import UserError, run_cli
+
+REPO_ROOT = Path(__file__).resolve().parent
+TRAIN_FLAGS = ["--base-channels", "32", "--batch-size", "8", "--scale", "0.75", "--validation", "2",
+               "--warmup-epochs", "0.2"]
+
+
+def get_args():
+    parser = argparse.ArgumentParser(description="Pretrain the U-Net on generated images of objects on photographs")
+    parser.add_argument("--out", "-o", type=Path, default=REPO_ROOT / "pretrained" / "unet_objects.pth",
+                        help="The weights file to write")
+    parser.add_argument("--work", type=Path, default=Path("pretraining"),
+                        help="Folder for the pretraining set (data/) and the training run (run/)")
+    parser.add_argument("--count", "-n", type=int, default=12000, help="Images in the pretraining set")
+    parser.add_argument("--epochs", "-e", type=int, default=6, help="Epochs of train.py on the set")
+    parser.add_argument("--seed", type=int, default=0, help="Random seed of the set and of the training")
+    return parser.parse_args()
+
+
+def build_set(folder: Path, count: int, seed: int) -> None:
+    """The pretraining set, reused when one of the same count and seed is complete (set.json is written last)."""
+    settings = {"count": count, "seed": seed}
+    manifest = folder / "set.json"
+    if manifest.is_file() and json.loads(manifest.read_text()) == settings:
+        print(f"INFO: reusing the pretraining set in {folder}")
+        return
+    if (folder / "imgs").exists():
+        raise UserError(f"--work: {folder} holds another or an unfinished set; delete it or give another --work")
+    write_set(folder, count, seed, find_sources())
+    manifest.write_text(json.dumps(settings))
+
+
+def export_weights(checkpoint_path: Path, out: Path, provenance: dict) -> None:
+    """The checkpoint's weights in half precision (what a starting point needs), its U-Net and mask values."""
+    checkpoint = load_checkpoint(checkpoint_path, "checkpoint")
+    half = {name: value.half() if value.is_floating_point() else value
+            for name, value in checkpoint["state_dict"].items()}
+    save_checkpoint({"state_dict": half, "model_config": checkpoint["model_config"],
+                     "mask_values": checkpoint["mask_values"], "args": checkpoint["args"],
+                     "history": checkpoint["history"], "pretraining": provenance}, out)
+
+
+def main():
+    args = get_args()
+    if args.count < 10 or args.epochs < 1:
+        raise UserError(f"--count {args.count} --epochs {args.epochs}: give at least 10 images and 1 epoch")
+
+    # 1. The pretraining set
+    data_dir = args.work / "data"
+    build_set(data_dir, args.count, args.seed)
+
+    # 2. Training (train.py refuses a run folder holding another run's checkpoints: --overwrite starts afresh)
+    run_dir = args.work / "run"
+    command = [sys.executable, str(REPO_ROOT / "train.py"), "--data-dir", str(data_dir), "--checkpoint-dir",
+               str(run_dir), "--overwrite", "--epochs", str(args.epochs), "--seed", str(args.seed), *TRAIN_FLAGS]
+    print("INFO: " + " ".join(command[1:]))
+    if subprocess.run(command).returncode != 0:
+        raise UserError(f"train.py stopped (see its message above); nothing was written to {args.out}")
+
+    # 3. Export
+    provenance = {"set": f"make_pretraining_data.py --count {args.count} --seed {args.seed}",
+                  "training": " ".join(["train.py", *command[2:]])}
+    export_weights(run_dir / f"checkpoint_epoch{args.epochs}.pth", args.out, provenance)
+    size_mb = args.out.stat().st_size / 1e6
+    print(f"INFO: wrote {args.out} ({size_mb:.1f} MB); fine-tune it with: "
+          f"python3 train.py --load {args.out} --data-dir <your data> --scale 1")
+
+
+if __name__ == "__main__":
+    run_cli(main)
