@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from make_pretraining_data import find_sources, write_set
+from train import PRETRAINED_WEIGHTS
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.errors import UserError, run_cli
 
@@ -27,7 +28,7 @@ TRAIN_FLAGS = ["--base-channels", "32", "--batch-size", "8", "--scale", "0.75", 
 
 def get_args():
     parser = argparse.ArgumentParser(description="Pretrain the U-Net on generated images of objects on photographs")
-    parser.add_argument("--out", "-o", type=Path, default=REPO_ROOT / "pretrained" / "unet_objects.pth",
+    parser.add_argument("--out", "-o", type=Path, default=REPO_ROOT / PRETRAINED_WEIGHTS,
                         help="The weights file to write")
     parser.add_argument("--work", type=Path, default=Path("pretraining"),
                         help="Folder for the pretraining set (data/) and the training run (run/)")

@@ -10,8 +10,11 @@ evaluate.py on the set's 20 test images and prints one row per set and seed:
 
     python3 benchmarks/benchmark_photos.py --work /tmp/photos                      # sets 30, 60, 200, seed 0
     python3 benchmarks/benchmark_photos.py --work /tmp/photos --sets 60 --seeds 0 1 2
-    python3 benchmarks/benchmark_photos.py --work /tmp/photos --sets 60 --train-args "--base-channels 32"
+    python3 benchmarks/benchmark_photos.py --work /tmp/photos --sets 60 --train-args "--no-pretrained"
     python3 benchmarks/benchmark_photos.py --work /tmp/photos --quick              # seconds: checks that it runs
+
+train.py starts from the shipped pretrained weights (pretrained/unet_objects.pth, which never saw a photograph of
+these sets); for each set the benchmark also prints what those weights score with no training at all.
 
 Target: mean test Dice >= 0.90 on the 60 set after 8 epochs at --scale 1, within 10 minutes of training on
 2 CPU cores. The sets are built in --work once and reused; they are never committed.
@@ -29,6 +32,7 @@ if not __package__:  # run as a file: import from the repository root
 
 from benchmarks.benchmark_image import epoch_lines, run  # noqa: E402
 from benchmarks.photo_sets import build_photo_set  # noqa: E402
+from train import PRETRAINED_WEIGHTS  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402
 
 TRAIN_FLAGS = ["--batch-size", "4", "--scale", "1", "--amp"]  # the command, with --epochs
@@ -109,6 +113,11 @@ def main() -> None:
     rows = []
     for size in sizes:
         set_dir = build_photo_set(work / f"photos{size}", size, test_images, SET_SEED)
+        if not args.quick and "--no-pretrained" not in train_args:
+            _, evaluation = run(["evaluate.py", "-m", str(REPO_ROOT / PRETRAINED_WEIGHTS), "--data-dir", str(set_dir / "test"), "--scale",
+                                 "1", *shlex.split(args.evaluate_args)])
+            print(f"{set_dir.name:<10} {'-':>4}  {mean_dice(evaluation):9.4f}  {'-':>8}  {'-':>7}   "
+                  f"(the pretrained weights alone, no training)", flush=True)
         for seed in args.seeds:
             row = benchmark_run(set_dir, seed, epochs, train_args, shlex.split(args.evaluate_args), work / "runs")
             rows.append(row)
