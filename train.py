@@ -227,6 +227,7 @@ def build_model(args: argparse.Namespace, resume_checkpoint: dict | None) -> UNe
     if resume_checkpoint is not None:
         net = UNet(**resume_checkpoint["model_config"])
         load_weights(net, resume_checkpoint["state_dict"], args.resume, "--resume")
+        take_architecture(args, net, f"--resume {args.resume}: keeping the run's layers")
         return net
     if args.load:
         args.pretrained = False
