@@ -1,6 +1,6 @@
 """Make the shipped weights pretrained/unet_objects.pth, which `train.py --load` starts a run on your own photos from.
 
-    python3 pretrain.py                  # about 85 minutes on 2 CPU cores (a few on a GPU); writes --out
+    python3 pretrain.py                  # about 1.5 hours on 2 CPU cores; writes --out
     python3 pretrain.py --count 200 --epochs 1 --out /tmp/try.pth      # a quick look at the steps
 
 1. Build the pretraining set in --work (make_pretraining_data.py: objects pasted on wallpaper photographs, none
