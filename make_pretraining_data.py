@@ -1,6 +1,6 @@
 """Make the pretraining set behind the shipped weights pretrained/unet_objects.pth (see README, "Your own photos").
 
-    python3 make_pretraining_data.py --count 12000 --out /tmp/pretraining      # about 4 minutes on 2 cores
+    python3 make_pretraining_data.py --count 12000 --out /tmp/pretraining      # about 3 minutes on 2 cores
 
 A U-Net trained from random weights on 60 photos learns colours more than what an "object" is. So the shipped
 weights first learnt, from many generated images, to mark the objects pasted on a photograph: each image is a
