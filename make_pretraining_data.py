@@ -26,13 +26,7 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from benchmarks.photo_sets import BACKGROUNDS as BENCHMARK_PHOTOS
-from utils.compositing import (
-    Cycle,
-    load_photo,
-    make_example,
-    random_crop,
-    save_mask_gif,
-)
+from utils.compositing import Cycle, crop_to_opaque, load_photo, make_example, random_crop, save_mask_gif
 from utils.errors import UserError, run_cli
 
 APT_COMMAND = ("sudo apt-get install fonts-noto-color-emoji fonts-symbola ukui-wallpapers lomiri-wallpapers-20.04 "
@@ -100,10 +94,9 @@ def _font_pictographs(font_path: Path) -> list[int]:
 
 def _kept(glyph: Image.Image) -> Image.Image | None:
     """The glyph cropped to its opaque part, or None when it is too small or too thin to be an object."""
-    box = glyph.getchannel("A").point(lambda a: 255 if a > 128 else 0).getbbox()
-    if box is None:
+    glyph = crop_to_opaque(glyph)
+    if glyph is None:
         return None
-    glyph = glyph.crop(box)
     fill = (np.asarray(glyph.getchannel("A")) > 128).mean()
     return glyph if min(glyph.size) >= MIN_SIDE and fill >= MIN_FILL else None
 
@@ -138,6 +131,7 @@ def render_outlines(emoji: list[Image.Image]) -> list[np.ndarray]:
 
 
 def _alpha_image(coverage: np.ndarray) -> Image.Image:
+    """A transparent RGBA image whose alpha is coverage (0..1)."""
     image = Image.new("RGBA", (coverage.shape[1], coverage.shape[0]), (0, 0, 0, 0))
     image.putalpha(Image.fromarray((coverage * 255 + 0.5).astype(np.uint8)))
     return image

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from utils.compositing import IMAGE_SIZE, Cycle, load_photo, make_example, save_mask_gif
+from utils.compositing import IMAGE_SIZE, Cycle, crop_to_opaque, load_photo, make_example, save_mask_gif
 from utils.errors import UserError
 
 FORMAT_VERSION = 3  # bump when the drawing changes, so sets built by older code are rebuilt, not reused
@@ -146,10 +146,10 @@ def _load_cut_out(path: Path) -> Image.Image:
     """RGBA, cropped to the opaque part."""
     with Image.open(path) as stamp:
         stamp = stamp.convert("RGBA")
-    box = stamp.getchannel("A").point(lambda a: 255 if a > 128 else 0).getbbox()
-    if box is None:
+    cropped = crop_to_opaque(stamp)
+    if cropped is None:
         raise UserError(f"{path}: object photograph has no opaque pixels; give a PNG whose object is opaque")
-    return stamp.crop(box)
+    return cropped
 
 
 def _write_split(folder: Path, count: int, objects: tuple[Path, ...], backgrounds: tuple[Path, ...],

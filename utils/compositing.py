@@ -22,6 +22,12 @@ def load_photo(path: Path, longest: int = 1280) -> Image.Image:
     return photo
 
 
+def crop_to_opaque(cut_out: Image.Image) -> Image.Image | None:
+    """An RGBA cut-out cropped to its opaque part (alpha above half), or None when nothing is opaque."""
+    box = cut_out.getchannel("A").point(lambda a: 255 if a > 128 else 0).getbbox()
+    return None if box is None else cut_out.crop(box)
+
+
 def random_crop(photo: Image.Image, rng: np.random.Generator, min_fraction: float, max_fraction: float) -> Image.Image:
     """A crop with the output's aspect ratio, min_fraction..max_fraction of the largest such crop, at output size,
     flipped half the time: one photograph gives many different-looking views."""
