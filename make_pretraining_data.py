@@ -4,11 +4,14 @@
 
 A U-Net trained from random weights on 60 photos learns colours more than what an "object" is. So the shipped
 weights first learnt, from many generated images, to mark the objects pasted on a photograph: each image is a
-random crop of a background photograph with one to three objects on it, either a drawn emoji (Noto Color Emoji)
-or the outline of an emoji or a Symbola pictograph filled with a piece of another photograph and shaded like a
-solid. Every photograph comes from Debian packages of wallpapers (APT_COMMAND) and none is one of the
-benchmark's (benchmarks/photo_sets.py): the weights have never seen a photograph or an object of the benchmark's
-test sets, nor of its training sets. Written in the Carvana layout train.py reads:
+random crop of a background picture with one to three objects on it: a drawn emoji (Noto Color Emoji), the
+outline of an emoji or a Symbola pictograph filled with a piece of another photograph and shaded like a solid,
+or a photographed thing (a photographic Tux Paint stamp of a kind the benchmark never uses: vehicles, signs,
+planets...). A background is a desktop wallpaper (most of them drawn or rendered) or, for --scene-share of the
+images, a photograph of a natural scene (Tux Paint's templates: bark, rocks, waves, leaves...), since a learner's
+photos are photographs. All come from Debian packages (APT_COMMAND); no picture is one of the benchmark's
+(benchmarks/photo_sets.py), and no stamp is of one of the benchmark's kinds: the weights have never seen a
+photograph or an object of the benchmark's test sets, nor of its training sets. Written in the Carvana layout train.py reads:
 
     <out>/imgs/object_00000.jpg    <out>/masks/object_00000_mask.gif    (mask 0 = background, 255 = object)
 
@@ -16,7 +19,7 @@ Offline and deterministic for a seed; image i depends on (seed, i) only through 
 with the same --count and --seed writes the same images.
 """
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +29,19 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from benchmarks.photo_sets import BACKGROUNDS as BENCHMARK_PHOTOS
+from benchmarks.photo_sets import STAMP_KINDS as BENCHMARK_STAMP_KINDS
+from benchmarks.photo_sets import STAMPS, find_cut_outs, load_cut_out
 from utils.compositing import Cycle, crop_to_opaque, load_photo, make_example, random_crop, save_mask_gif
 from utils.errors import UserError, run_cli
 
 APT_COMMAND = ("sudo apt-get install fonts-noto-color-emoji fonts-symbola ukui-wallpapers lomiri-wallpapers-20.04 "
-               "gnome-backgrounds plasma-workspace-wallpapers mate-backgrounds")
+               "gnome-backgrounds plasma-workspace-wallpapers mate-backgrounds tuxpaint-stamps-default")
 PHOTO_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
+SCENE_FOLDER = Path("/usr/share/tuxpaint/templates")
+# Templates that show a thing (jellyfish, a lighthouse, sheep, a machine): a background must not hold an unmarked
+# object, or the model learns to leave objects out.
+SCENES_LEFT_OUT = ("jellyfish", "lighthouse", "sheep", "wool_mill_machine")
+SCENE_SHARE = 0.5  # of the images have a scene photograph behind them (0 gives the earlier sets, image for image)
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 SYMBOL_FONT = Path("/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf")
@@ -42,7 +52,12 @@ EMOJI_PIXELS = 109  # the only size Noto Color Emoji's bitmaps come in
 SYMBOL_PIXELS = 160
 MIN_SIDE = 40  # pixels: smaller glyphs are dots and lines, not objects
 MIN_FILL = 0.15  # of the glyph's box: thinner glyphs are strokes, not objects
-DRAWN_SHARE = 0.35  # the other objects are photograph-filled outlines
+DRAWN_SHARE = 0.35  # drawn emoji; the objects that are neither drawn nor photographed are photograph-filled outlines
+PHOTOGRAPHED_SHARE = 0.3  # photographed things (0 gives the first shipped weights' set, image for image)
+# Tux Paint stamp folders none of the benchmark's kinds (photo_sets.STAMP_KINDS) is in or under. Left out: plants
+# (the wallpapers are full of unmarked flowers and leaves) and the cartoon folders (drawings).
+PHOTOGRAPHED_KINDS = ("vehicles", "town", "space", "military", "naturalforces", "symbols", "seasonal/halloween",
+                      "seasonal/hanukkah", "seasonal/newyears", "seasonal/winter")
 
 
 def find_photos(folders: tuple[Path, ...] = PHOTO_FOLDERS, excluded_photos: tuple[Path, ...] = BENCHMARK_PHOTOS,
@@ -70,6 +85,15 @@ def find_photos(folders: tuple[Path, ...] = PHOTO_FOLDERS, excluded_photos: tupl
         raise UserError(f"found {len(photos)} wallpaper photographs under {', '.join(map(str, folders))}; "
                         f"install them with: {APT_COMMAND}")
     return photos
+
+
+def find_scenes(folder: Path = SCENE_FOLDER, left_out: tuple[str, ...] = SCENES_LEFT_OUT,
+                minimum: int = 5) -> list[Path]:
+    """The scene photographs in folder (Tux Paint's templates), those that show a thing left out."""
+    scenes = sorted(p for p in folder.glob("*") if p.suffix.lower() in PHOTO_SUFFIXES and p.stem not in left_out)
+    if len(scenes) < minimum:
+        raise UserError(f"found {len(scenes)} scene photographs in {folder}; install them with: {APT_COMMAND}")
+    return scenes
 
 
 def _picture(path: Path) -> Path:
@@ -154,39 +178,65 @@ def photo_filled(outline: np.ndarray, photo: Image.Image, rng: np.random.Generat
     return Image.fromarray((rgba * 255 + 0.5).astype(np.uint8), "RGBA")
 
 
+def find_photographed(root: Path = STAMPS, kinds: tuple[str, ...] = PHOTOGRAPHED_KINDS) -> list[Path]:
+    """The photographic stamps of kinds under root (photo_sets' test of a photograph); none of the benchmark's."""
+    overlapping = [kind for kind in kinds for benchmark_kind in BENCHMARK_STAMP_KINDS
+                   if f"{kind}/".startswith(f"{benchmark_kind}/") or f"{benchmark_kind}/".startswith(f"{kind}/")]
+    if overlapping:
+        raise ValueError(f"stamp kind {overlapping[0]} is or holds one of the benchmark's {BENCHMARK_STAMP_KINDS}")
+    train, test = find_cut_outs(root, kinds)
+    return sorted(train + test)
+
+
 @dataclass
 class ObjectSources:
-    """What the images are made of: background photographs, drawn objects (RGBA cut-outs) and outlines (0..1)."""
+    """What the images are made of: wallpapers (backgrounds and the outlines' fillings), drawn objects and
+    photographed things (RGBA cut-outs), outlines (0..1) and scene photographs (backgrounds)."""
     photos: list[Image.Image]
     drawn: list[Image.Image]
     outlines: list[np.ndarray]
+    photographed: list[Image.Image]
+    scenes: list[Image.Image] = field(default_factory=list)
 
 
 def find_sources() -> ObjectSources:
-    """The photographs and fonts of this machine (APT_COMMAND installs them)."""
+    """The photographs, stamps and fonts of this machine (APT_COMMAND installs them)."""
     photos = [load_photo(path) for path in tqdm(find_photos(), desc="photographs", unit="photo")]
     drawn = render_emoji()
-    return ObjectSources(photos, drawn, render_outlines(drawn))
+    photographed = [load_cut_out(path) for path in find_photographed()]
+    scenes = [load_photo(path) for path in find_scenes()]
+    return ObjectSources(photos, drawn, render_outlines(drawn), photographed, scenes)
 
 
-def write_set(out: Path, count: int, seed: int, sources: ObjectSources) -> None:
-    """count images and masks into out/imgs and out/masks: a crop of one photograph (each used once before any
-    comes again) with one to three objects on it."""
+def write_set(out: Path, count: int, seed: int, sources: ObjectSources,
+              photographed_share: float = PHOTOGRAPHED_SHARE, scene_share: float = SCENE_SHARE) -> None:
+    """count images and masks into out/imgs and out/masks: a crop of one wallpaper or scene photograph (each of
+    a kind used once before any comes again) with one to three objects on it."""
+    if scene_share > 0 and not sources.scenes:
+        raise ValueError("scene_share > 0 needs scene photographs in sources.scenes")
     rng = np.random.default_rng(seed)
     next_background = Cycle(len(sources.photos), rng)
+    next_scene = Cycle(len(sources.scenes), rng)
     (out / "imgs").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     for i in tqdm(range(count), desc="images", unit="img"):
-        background = next_background.next()
+        # No draw at share 0, so the random stream, and the set, is that of the sets made before scenes existed.
+        if scene_share > 0 and rng.random() < scene_share:
+            background_picture = sources.scenes[next_scene.next()]
+        else:
+            background_picture = sources.photos[next_background.next()]
         objects = []
         for _ in range(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1])):
-            if rng.random() < DRAWN_SHARE:
+            kind = rng.random()  # one draw whatever the shares, so share 0 makes the earlier set exactly
+            if kind < DRAWN_SHARE:
                 objects.append(sources.drawn[rng.integers(len(sources.drawn))])
+            elif kind < DRAWN_SHARE + photographed_share:
+                objects.append(sources.photographed[rng.integers(len(sources.photographed))])
             else:
                 texture = rng.integers(len(sources.photos))  # may be the background's own photograph: no colour cue
                 outline = sources.outlines[rng.integers(len(sources.outlines))]
                 objects.append(photo_filled(outline, sources.photos[texture], rng))
-        image, mask = make_example(sources.photos[background], objects, rng)
+        image, mask = make_example(background_picture, objects, rng)
         name = f"object_{i:05d}"
         image.save(out / "imgs" / f"{name}.jpg", quality=92)
         save_mask_gif(mask, out / "masks" / f"{name}_mask.gif")
@@ -197,19 +247,34 @@ def get_args():
     parser.add_argument("--count", "-n", type=int, default=12000, help="Number of images")
     parser.add_argument("--out", "-o", type=Path, required=True, help="Folder that gets imgs/ and masks/")
     parser.add_argument("--seed", type=int, default=0, help="Random seed (same seed, same images)")
+    parser.add_argument("--photographed-share", type=float, default=PHOTOGRAPHED_SHARE,
+                        help="Share of the objects that are photographed things (0 to %.2f)" % (1 - DRAWN_SHARE))
+    parser.add_argument("--scene-share", type=float, default=SCENE_SHARE,
+                        help="Share of the images whose background is a scene photograph (0 to 1)")
     return parser.parse_args()
+
+
+def check_shares(photographed_share: float, scene_share: float) -> None:
+    """A one-line error for a share out of its range."""
+    if not 0 <= photographed_share <= 1 - DRAWN_SHARE:
+        raise UserError(f"--photographed-share {photographed_share}: give a share from 0 to {1 - DRAWN_SHARE:.2f} "
+                        f"(the drawn emoji are {DRAWN_SHARE:.2f} of the objects)")
+    if not 0 <= scene_share <= 1:
+        raise UserError(f"--scene-share {scene_share}: give a share from 0 to 1")
 
 
 def main():
     args = get_args()
     if args.count < 1:
         raise UserError(f"--count {args.count}: give at least 1 image")
+    check_shares(args.photographed_share, args.scene_share)
     if (args.out / "imgs").exists() and any((args.out / "imgs").iterdir()):
         raise UserError(f"{args.out}/imgs is not empty; give another --out or delete it")
     sources = find_sources()
     print(f"INFO: {len(sources.photos)} photographs, {len(sources.drawn)} drawn objects, "
-          f"{len(sources.outlines)} outlines")
-    write_set(args.out, args.count, args.seed, sources)
+          f"{len(sources.outlines)} outlines, {len(sources.photographed)} photographed things, "
+          f"{len(sources.scenes)} scene photographs")
+    write_set(args.out, args.count, args.seed, sources, args.photographed_share, args.scene_share)
     print(f"INFO: wrote {args.count} images to {args.out}/imgs and their masks to {args.out}/masks")
 
 

@@ -1,12 +1,13 @@
-"""Make the shipped weights pretrained/unet_objects.pth, which `train.py --load` starts a run on your own photos from.
+"""Make the shipped weights pretrained/unet_objects.pth, which train.py starts a run on your own photos from.
 
     python3 pretrain.py                  # about 1.5 hours on 2 CPU cores; writes --out
     python3 pretrain.py --count 200 --epochs 1 --out /tmp/try.pth      # a quick look at the steps
+    python3 pretrain.py --start pretrained/unet_objects.pth --epochs 5 --learning-rate 3e-4   # train them on
 
 1. Build the pretraining set in --work (make_pretraining_data.py: objects pasted on wallpaper photographs, none
-   of them the benchmark's), unless a set of the same --count and --seed is there already.
+   of them the benchmark's), unless a set of the same --count, --seed and shares is there already.
 2. Train a U-Net on it with train.py (--base-channels 32: a quarter of the default's time per step when you
-   fine-tune it, and the file stays small).
+   fine-tune it, and the file stays small), from random weights or from --start's.
 3. Export the last epoch's weights (the averaged ones train.py validates) in half precision, with how they
    were made, to --out: 16 MB instead of 31.
 """
@@ -16,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from make_pretraining_data import find_sources, write_set
+from make_pretraining_data import PHOTOGRAPHED_SHARE, SCENE_SHARE, check_shares, find_sources, write_set
 from train import PRETRAINED_WEIGHTS
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.errors import UserError, run_cli
@@ -35,19 +36,27 @@ def get_args():
     parser.add_argument("--count", "-n", type=int, default=12000, help="Images in the pretraining set")
     parser.add_argument("--epochs", "-e", type=int, default=6, help="Epochs of train.py on the set")
     parser.add_argument("--seed", type=int, default=0, help="Random seed of the set and of the training")
+    parser.add_argument("--photographed-share", type=float, default=PHOTOGRAPHED_SHARE,
+                        help="Share of the objects that are photographed things (make_pretraining_data.py)")
+    parser.add_argument("--scene-share", type=float, default=SCENE_SHARE,
+                        help="Share of the images whose background is a scene photograph (make_pretraining_data.py)")
+    parser.add_argument("--start", type=Path, default=None,
+                        help="Weights to train on (a file pretrain.py or train.py wrote; default: random weights)")
+    parser.add_argument("--learning-rate", "-l", type=float, default=None,
+                        help="Peak learning rate (default: train.py's: 1e-3 from random weights, 1e-4 from --start)")
     return parser.parse_args()
 
 
-def build_set(folder: Path, count: int, seed: int) -> None:
-    """The pretraining set, reused when one of the same count and seed is complete (set.json is written last)."""
-    settings = {"count": count, "seed": seed}
+def build_set(folder: Path, count: int, seed: int, photographed_share: float, scene_share: float) -> None:
+    """The pretraining set, reused when one of the same settings is complete (set.json is written last)."""
+    settings = {"count": count, "seed": seed, "photographed_share": photographed_share, "scene_share": scene_share}
     manifest = folder / "set.json"
     if manifest.is_file() and json.loads(manifest.read_text()) == settings:
         print(f"INFO: reusing the pretraining set in {folder}")
         return
     if (folder / "imgs").exists():
         raise UserError(f"--work: {folder} holds another or an unfinished set; delete it or give another --work")
-    write_set(folder, count, seed, find_sources())
+    write_set(folder, count, seed, find_sources(), photographed_share, scene_share)
     manifest.write_text(json.dumps(settings))
 
 
@@ -65,22 +74,31 @@ def main():
     args = get_args()
     if args.count < 10 or args.epochs < 1:
         raise UserError(f"--count {args.count} --epochs {args.epochs}: give at least 10 images and 1 epoch")
+    check_shares(args.photographed_share, args.scene_share)
+    start = load_checkpoint(args.start, "--start") if args.start else None
 
     # 1. The pretraining set
     data_dir = args.work / "data"
-    build_set(data_dir, args.count, args.seed)
+    build_set(data_dir, args.count, args.seed, args.photographed_share, args.scene_share)
 
     # 2. Training (train.py refuses a run folder holding another run's checkpoints: --overwrite starts afresh)
     run_dir = args.work / "run"
     command = [sys.executable, str(REPO_ROOT / "train.py"), "--data-dir", str(data_dir), "--checkpoint-dir",
                str(run_dir), "--overwrite", "--epochs", str(args.epochs), "--seed", str(args.seed), *TRAIN_FLAGS]
+    # --no-pretrained: never the shipped weights by default, which this script may be remaking
+    command += ["--load", str(args.start)] if args.start else ["--no-pretrained"]
+    if args.learning_rate is not None:
+        command += ["--learning-rate", str(args.learning_rate)]
     print("INFO: " + " ".join(command[1:]))
     if subprocess.run(command).returncode != 0:
         raise UserError(f"train.py stopped (see its message above); nothing was written to {args.out}")
 
     # 3. Export
-    provenance = {"set": f"make_pretraining_data.py --count {args.count} --seed {args.seed}",
+    provenance = {"set": (f"make_pretraining_data.py --count {args.count} --seed {args.seed} "
+                          f"--photographed-share {args.photographed_share} --scene-share {args.scene_share}"),
                   "training": " ".join(["train.py", *command[2:]])}
+    if start is not None:
+        provenance["start"] = start.get("pretraining", str(args.start))
     export_weights(run_dir / f"checkpoint_epoch{args.epochs}.pth", args.out, provenance)
     size_mb = args.out.stat().st_size / 1e6
     print(f"INFO: wrote {args.out} ({size_mb:.1f} MB); fine-tune it with: "

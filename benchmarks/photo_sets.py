@@ -142,7 +142,7 @@ def check_pools(pools: PhotoPools) -> None:
                         f"with: {APT_COMMAND}")
 
 
-def _load_cut_out(path: Path) -> Image.Image:
+def load_cut_out(path: Path) -> Image.Image:
     """RGBA, cropped to the opaque part."""
     with Image.open(path) as stamp:
         stamp = stamp.convert("RGBA")
@@ -156,7 +156,7 @@ def _write_split(folder: Path, count: int, objects: tuple[Path, ...], background
                  rng: np.random.Generator) -> dict:
     """count examples into folder/imgs and folder/masks; returns {image name: photographs used}. Object and
     background photographs are used in turn, so images share a photograph only when the pool runs out."""
-    cut_outs = [_load_cut_out(p) for p in objects]
+    cut_outs = [load_cut_out(p) for p in objects]
     background_photos = [load_photo(p) for p in backgrounds]
     next_object, next_background = Cycle(len(objects), rng), Cycle(len(backgrounds), rng)
     (folder / "imgs").mkdir(parents=True)

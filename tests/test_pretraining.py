@@ -19,14 +19,22 @@ from utils.errors import UserError
 from utils.model_loading import load_unet
 
 BACKGROUND_COLOURS = [(20, 40, 230), (30, 220, 40)]
+SCENE_COLOUR = (130, 130, 130)
+
+
+PHOTOGRAPHED_COLOUR = (250, 250, 10)
 
 
 def stand_in_sources() -> pretraining.ObjectSources:
-    """Flat blue and green photographs, a drawn red disc and a square outline: every pixel tells where it came from."""
+    """Flat blue and green photographs, a drawn red disc, a square outline and a yellow photographed triangle:
+    every pixel tells where it came from."""
     photos = [Image.new("RGB", (900, 600), colour) for colour in BACKGROUND_COLOURS]
     disc = Image.new("RGBA", (90, 90), (0, 0, 0, 0))
     ImageDraw.Draw(disc).ellipse((0, 0, 89, 89), fill=(240, 20, 20, 255))
-    return pretraining.ObjectSources(photos, [disc], [np.ones((70, 70), dtype=np.float32)])
+    triangle = Image.new("RGBA", (90, 90), (0, 0, 0, 0))
+    ImageDraw.Draw(triangle).polygon([(0, 89), (45, 0), (89, 89)], fill=(*PHOTOGRAPHED_COLOUR, 255))
+    return pretraining.ObjectSources(photos, [disc], [np.ones((70, 70), dtype=np.float32)], [triangle],
+                                     [Image.new("RGB", (900, 600), SCENE_COLOUR)])
 
 
 def test_set_layout_and_masks_mark_exactly_what_was_pasted(tmp_path):
@@ -40,9 +48,10 @@ def test_set_layout_and_masks_mark_exactly_what_was_pasted(tmp_path):
         image = np.asarray(load_image(image_path), dtype=np.int16)
         assert set(np.unique(mask)) <= {0, 255}
         fractions.append((mask == 255).mean())
-        # Away from the outlines, unmarked pixels are a background photograph's colour: nothing pasted is unmarked.
+        # Away from the outlines, unmarked pixels are a wallpaper's or the scene's colour: nothing pasted is unmarked.
         background = ndimage.binary_erosion(mask == 0, iterations=3)
-        distance = np.min([np.abs(image - colour).max(axis=2) for colour in BACKGROUND_COLOURS], axis=0)
+        distance = np.min([np.abs(image - colour).max(axis=2) for colour in [*BACKGROUND_COLOURS, SCENE_COLOUR]],
+                          axis=0)
         assert distance[background].max() < 40
     assert 0.03 < min(fractions) and max(fractions) < 0.7
 
@@ -53,6 +62,57 @@ def test_a_seed_gives_the_same_set_and_another_seed_another(tmp_path):
         pretraining.write_set(tmp_path / name, 3, seed, sources)
     read = {name: (tmp_path / name / "masks" / "object_00002_mask.gif").read_bytes() for name in "abc"}
     assert read["a"] == read["b"] and read["a"] != read["c"]
+
+
+def pixels_of(colour: tuple[int, int, int], folder: Path) -> int:
+    """How many pixels of the set's images are of that colour."""
+    return sum(int((np.abs(np.asarray(load_image(path), dtype=np.int16) - colour).max(axis=2) < 30).sum())
+               for path in folder.glob("imgs/*.jpg"))
+
+
+def test_shares_zero_make_the_set_of_the_first_weights_and_more_add_photographed_things_and_scenes(tmp_path):
+    sources = stand_in_sources()
+    pretraining.write_set(tmp_path / "none", 8, 3, sources, photographed_share=0, scene_share=0)
+    pretraining.write_set(tmp_path / "many", 8, 3, sources, photographed_share=0.65, scene_share=0.5)
+    assert pixels_of(PHOTOGRAPHED_COLOUR, tmp_path / "none") == 0 and pixels_of(SCENE_COLOUR, tmp_path / "none") == 0
+    assert pixels_of(PHOTOGRAPHED_COLOUR, tmp_path / "many") > 8 * 500
+    assert 2 * 30000 < pixels_of(SCENE_COLOUR, tmp_path / "many") < 7 * 60000  # 2 to 7 of the 8 images on a scene
+    # With shares 0 the random draws are those of the set made before photographed things and scenes existed: a
+    # set without those sources at all (as then) is byte-identical.
+    earlier = pretraining.ObjectSources(sources.photos, sources.drawn, sources.outlines, [])
+    pretraining.write_set(tmp_path / "earlier", 8, 3, earlier, photographed_share=0, scene_share=0)
+    for path in (tmp_path / "earlier").rglob("*.*"):
+        assert path.read_bytes() == (tmp_path / "none" / path.relative_to(tmp_path / "earlier")).read_bytes()
+
+
+def test_find_scenes_leaves_out_the_templates_that_show_a_thing(tmp_path):
+    for name in ("bark", "rocks", "waves", "sheep", "jellyfish"):
+        noise_photo(tmp_path / f"{name}.jpg", len(name))
+    assert [p.stem for p in pretraining.find_scenes(tmp_path, minimum=3)] == ["bark", "rocks", "waves"]
+    with pytest.raises(UserError, match="found 3 scene photographs in .*apt-get install"):
+        pretraining.find_scenes(tmp_path, minimum=4)
+
+
+def stamp(path: Path, photographic: bool) -> None:
+    """A 120x120 cut-out: photographic (noisy pixels) or drawn (one flat colour)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(str(path)))
+    rgb = rng.integers(0, 255, (120, 120, 3), dtype=np.uint8) if photographic else np.full((120, 120, 3), 90, np.uint8)
+    alpha = np.zeros((120, 120, 1), dtype=np.uint8)
+    alpha[10:110, 20:100] = 255
+    Image.fromarray(np.concatenate([rgb, alpha], axis=2), "RGBA").save(path)
+
+
+def test_photographed_things_are_photographic_stamps_of_kinds_the_benchmark_never_uses(tmp_path):
+    stamp(tmp_path / "vehicles" / "bus.png", True)
+    stamp(tmp_path / "vehicles" / "drawn_bus.png", False)
+    stamp(tmp_path / "seasonal" / "winter" / "sled.png", True)
+    stamp(tmp_path / "seasonal" / "christmas" / "pudding.png", True)  # a benchmark kind
+    found = pretraining.find_photographed(tmp_path, ("vehicles", "seasonal/winter"))
+    assert found == [tmp_path / "seasonal" / "winter" / "sled.png", tmp_path / "vehicles" / "bus.png"]
+    for kind in ("seasonal", "seasonal/christmas", "food"):
+        with pytest.raises(ValueError, match=f"stamp kind {kind} is or holds one of the benchmark's"):
+            pretraining.find_photographed(tmp_path, ("vehicles", kind))
 
 
 def noise_photo(path: Path, seed: int, size: tuple[int, int] = (800, 600)) -> Path:
@@ -103,10 +163,49 @@ def test_export_keeps_half_precision_weights_that_load_and_predict_alike(tmp_pat
         assert torch.allclose(loaded.eval()(image), net(image), atol=0.05)
 
 
-def test_pretrain_refuses_a_tiny_set(tmp_path, monkeypatch):
+def test_pretrain_refuses_a_tiny_set_and_a_share_out_of_range(tmp_path, monkeypatch):
     monkeypatch.setattr("sys.argv", ["pretrain.py", "--count", "5", "--work", str(tmp_path)])
     with pytest.raises(UserError, match="--count 5"):
         pretrain.main()
+    monkeypatch.setattr("sys.argv", ["pretrain.py", "--photographed-share", "0.9", "--work", str(tmp_path)])
+    with pytest.raises(UserError, match="--photographed-share 0.9: give a share from 0 to 0.65"):
+        pretrain.main()
+    monkeypatch.setattr("sys.argv", ["pretrain.py", "--scene-share", "-1", "--work", str(tmp_path)])
+    with pytest.raises(UserError, match="--scene-share -1.0: give a share from 0 to 1"):
+        pretrain.main()
+
+
+def test_pretrain_trains_from_random_weights_or_from_start_and_records_how(tmp_path, monkeypatch):
+    """The train.py command pretrain.py runs: --no-pretrained (never the shipped file it may be remaking) or
+    --load of --start with its learning rate; the exported file records the start's own provenance."""
+    commands = []
+
+    def fake_train(command):
+        commands.append(command)
+        run_dir = Path(command[command.index("--checkpoint-dir") + 1])
+        net = UNet(3, 2, base_channels=4)
+        run_dir.mkdir(parents=True)
+        torch.save({"state_dict": net.state_dict(), "model_config": net.config(), "mask_values": [0, 255],
+                    "args": {}, "history": {}}, run_dir / "checkpoint_epoch1.pth")
+        return type("Finished", (), {"returncode": 0})()
+
+    monkeypatch.setattr(pretrain, "build_set", lambda *args: None)
+    monkeypatch.setattr(pretrain.subprocess, "run", fake_train)
+    first, second = tmp_path / "first.pth", tmp_path / "second.pth"
+    monkeypatch.setattr("sys.argv", ["pretrain.py", "--epochs", "1", "--work", str(tmp_path / "a"), "--out", str(first),
+                                     "--photographed-share", "0"])
+    pretrain.main()
+    monkeypatch.setattr("sys.argv", ["pretrain.py", "--epochs", "1", "--work", str(tmp_path / "b"), "--out",
+                                     str(second), "--start", str(first), "--learning-rate", "3e-4"])
+    pretrain.main()
+    assert "--no-pretrained" in commands[0] and "--load" not in commands[0] and "--learning-rate" not in commands[0]
+    assert commands[1][commands[1].index("--load") + 1] == str(first) and "--no-pretrained" not in commands[1]
+    assert commands[1][commands[1].index("--learning-rate") + 1] == "0.0003"
+    provenance = torch.load(second, weights_only=True)["pretraining"]
+    assert provenance["start"]["set"].endswith("--photographed-share 0.0 --scene-share 0.5")
+    assert provenance["set"].endswith(f"--photographed-share {pretraining.PHOTOGRAPHED_SHARE} "
+                                      f"--scene-share {pretraining.SCENE_SHARE}")
+    assert "--load" in provenance["training"]
 
 
 def smooth_photo(seed: int, size: tuple[int, int] = (900, 600)) -> Image.Image:
