@@ -1,11 +1,14 @@
 """Make the shipped weights pretrained/unet_objects.pth, which train.py starts a run on your own photos from.
 
-    python3 pretrain.py                  # about 1.5 hours on 2 CPU cores; writes --out
+    python3 pretrain.py                  # 6 epochs from random weights: about 1.5 hours on 2 CPU cores
     python3 pretrain.py --count 200 --epochs 1 --out /tmp/try.pth      # a quick look at the steps
-    python3 pretrain.py --start pretrained/unet_objects.pth --epochs 5 --learning-rate 3e-4   # train them on
+    python3 pretrain.py --start pretrained/unet_objects.pth --epochs 4 --learning-rate 3e-4   # train them on
 
-1. Build the pretraining set in --work (make_pretraining_data.py: objects pasted on wallpaper photographs, none
-   of them the benchmark's), unless a set of the same --count, --seed and shares is there already.
+The shipped file was made in stages, each a run of this script from the previous one's file: the commands are
+in pretrained/README.md.
+
+1. Build the pretraining set in --work (make_pretraining_data.py: objects pasted on wallpapers and scene
+   photographs, none of them the benchmark's), unless a set of the same --count, --seed and shares is there already.
 2. Train a U-Net on it with train.py (--base-channels 32: a quarter of the default's time per step when you
    fine-tune it, and the file stays small), from random weights or from --start's.
 3. Export the last epoch's weights (the averaged ones train.py validates) in half precision, with how they
