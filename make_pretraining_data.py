@@ -8,8 +8,9 @@ random crop of a background picture with one to three objects on it: a drawn emo
 outline of an emoji or a Symbola pictograph filled with a piece of another photograph and shaded like a solid,
 or a photographed thing (a photographic Tux Paint stamp of a kind the benchmark never uses: vehicles, signs,
 planets...). A background is a desktop wallpaper (most of them drawn or rendered) or, for --scene-share of the
-images, a photograph of a natural scene (Tux Paint's templates: bark, rocks, waves, leaves...), since a learner's
-photos are photographs. All come from Debian packages (APT_COMMAND); no picture is one of the benchmark's
+images, a photograph of a natural scene (Tux Paint's templates: bark, rocks, waves, leaves...; for
+--landscape-share of those, the ground of a photographed Stellarium panorama: fields, meadows, snowy woods),
+since a learner's photos are photographs. All come from Debian packages (APT_COMMAND); no picture is one of the benchmark's
 (benchmarks/photo_sets.py), and no stamp is of one of the benchmark's kinds: the weights have never seen a
 photograph or an object of the benchmark's test sets, nor of its training sets. Written in the Carvana layout train.py reads:
 
@@ -35,13 +36,20 @@ from utils.compositing import Cycle, crop_to_opaque, load_photo, make_example, r
 from utils.errors import UserError, run_cli
 
 APT_COMMAND = ("sudo apt-get install fonts-noto-color-emoji fonts-symbola ukui-wallpapers lomiri-wallpapers-20.04 "
-               "gnome-backgrounds plasma-workspace-wallpapers mate-backgrounds tuxpaint-stamps-default")
+               "gnome-backgrounds plasma-workspace-wallpapers mate-backgrounds tuxpaint-stamps-default stellarium-data")
 PHOTO_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
 SCENE_FOLDER = Path("/usr/share/tuxpaint/templates")
 # Templates that show a thing (jellyfish, a lighthouse, sheep, a machine): a background must not hold an unmarked
 # object, or the model learns to leave objects out.
 SCENES_LEFT_OUT = ("jellyfish", "lighthouse", "sheep", "wool_mill_machine")
 SCENE_SHARE = 0.5  # of the images have a scene photograph behind them (0 gives the earlier sets, image for image)
+LANDSCAPE_FOLDER = Path("/usr/share/stellarium/landscapes")
+# Stellarium's photographed panoramas of the ground: a rapeseed field, meadows, a village, snowy woods. Its Mars
+# and Moon show a rover and an astronaut (unmarked things), and its ocean and trees are drawn.
+LANDSCAPES = ("garching", "grossmugl", "guereins", "hurricane")
+LANDSCAPE_PIECES_LEFT_OUT = ("guereins8", "hurricane5")  # houses, parked cars: unmarked things
+LANDSCAPE_SHARE = 0.5  # of the scene backgrounds are landscapes (0 gives the earlier sets, image for image)
+MIN_LANDSCAPE_SIDE = 64  # pixels: a thinner band of ground is a strip, not a scene
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 SYMBOL_FONT = Path("/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf")
@@ -94,6 +102,39 @@ def find_scenes(folder: Path = SCENE_FOLDER, left_out: tuple[str, ...] = SCENES_
     if len(scenes) < minimum:
         raise UserError(f"found {len(scenes)} scene photographs in {folder}; install them with: {APT_COMMAND}")
     return scenes
+
+
+def opaque_band(panorama: Image.Image) -> Image.Image | None:
+    """The tallest band of rows that are all opaque (the ground below a panorama's transparent sky) as RGB, or
+    None when it is thinner than MIN_LANDSCAPE_SIDE."""
+    opaque_rows = (np.asarray(panorama.convert("RGBA").getchannel("A")) >= 250).all(axis=1)
+    best_top, best_height, top = 0, 0, None
+    for row, opaque in enumerate(list(opaque_rows) + [False]):
+        if opaque and top is None:
+            top = row
+        elif not opaque and top is not None:
+            if row - top > best_height:
+                best_top, best_height = top, row - top
+            top = None
+    if best_height < MIN_LANDSCAPE_SIDE or panorama.width < MIN_LANDSCAPE_SIDE:
+        return None
+    return panorama.convert("RGB").crop((0, best_top, panorama.width, best_top + best_height))
+
+
+def find_landscapes(folder: Path = LANDSCAPE_FOLDER, names: tuple[str, ...] = LANDSCAPES,
+                    left_out: tuple[str, ...] = LANDSCAPE_PIECES_LEFT_OUT) -> list[Image.Image]:
+    """The ground of each panorama piece of the landscapes (RGB); fog, light and illumination layers left out."""
+    pieces = sorted(path for name in names for path in (folder / name).glob("*.png")
+                    if path.stem not in left_out and not any(layer in path.stem for layer in ("fog", "illum", "lgt")))
+    if not pieces:
+        raise UserError(f"found no landscape in {folder} ({', '.join(names)}); install them with: {APT_COMMAND}")
+    bands = []
+    for path in pieces:
+        with Image.open(path) as panorama:
+            band = opaque_band(panorama)
+        if band is not None:
+            bands.append(band)
+    return bands
 
 
 def _picture(path: Path) -> Path:
@@ -191,12 +232,13 @@ def find_photographed(root: Path = STAMPS, kinds: tuple[str, ...] = PHOTOGRAPHED
 @dataclass
 class ObjectSources:
     """What the images are made of: wallpapers (backgrounds and the outlines' fillings), drawn objects and
-    photographed things (RGBA cut-outs), outlines (0..1) and scene photographs (backgrounds)."""
+    photographed things (RGBA cut-outs), outlines (0..1), scene photographs and landscapes (backgrounds)."""
     photos: list[Image.Image]
     drawn: list[Image.Image]
     outlines: list[np.ndarray]
     photographed: list[Image.Image]
     scenes: list[Image.Image] = field(default_factory=list)
+    landscapes: list[Image.Image] = field(default_factory=list)
 
 
 def find_sources() -> ObjectSources:
@@ -205,24 +247,31 @@ def find_sources() -> ObjectSources:
     drawn = render_emoji()
     photographed = [load_cut_out(path) for path in find_photographed()]
     scenes = [load_photo(path) for path in find_scenes()]
-    return ObjectSources(photos, drawn, render_outlines(drawn), photographed, scenes)
+    return ObjectSources(photos, drawn, render_outlines(drawn), photographed, scenes, find_landscapes())
 
 
 def write_set(out: Path, count: int, seed: int, sources: ObjectSources,
-              photographed_share: float = PHOTOGRAPHED_SHARE, scene_share: float = SCENE_SHARE) -> None:
-    """count images and masks into out/imgs and out/masks: a crop of one wallpaper or scene photograph (each of
-    a kind used once before any comes again) with one to three objects on it."""
+              photographed_share: float = PHOTOGRAPHED_SHARE, scene_share: float = SCENE_SHARE,
+              landscape_share: float = LANDSCAPE_SHARE) -> None:
+    """count images and masks into out/imgs and out/masks: a crop of one wallpaper, scene photograph or landscape
+    (each of a kind used once before any comes again) with one to three objects on it."""
     if scene_share > 0 and not sources.scenes:
         raise ValueError("scene_share > 0 needs scene photographs in sources.scenes")
+    if scene_share > 0 and landscape_share > 0 and not sources.landscapes:
+        raise ValueError("landscape_share > 0 needs landscapes in sources.landscapes")
     rng = np.random.default_rng(seed)
     next_background = Cycle(len(sources.photos), rng)
     next_scene = Cycle(len(sources.scenes), rng)
+    next_landscape = Cycle(len(sources.landscapes), rng)  # draws nothing until used
     (out / "imgs").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     for i in tqdm(range(count), desc="images", unit="img"):
         # No draw at share 0, so the random stream, and the set, is that of the sets made before scenes existed.
         if scene_share > 0 and rng.random() < scene_share:
-            background_picture = sources.scenes[next_scene.next()]
+            if landscape_share > 0 and rng.random() < landscape_share:
+                background_picture = sources.landscapes[next_landscape.next()]
+            else:
+                background_picture = sources.scenes[next_scene.next()]
         else:
             background_picture = sources.photos[next_background.next()]
         objects = []
@@ -251,30 +300,35 @@ def get_args():
                         help="Share of the objects that are photographed things (0 to %.2f)" % (1 - DRAWN_SHARE))
     parser.add_argument("--scene-share", type=float, default=SCENE_SHARE,
                         help="Share of the images whose background is a scene photograph (0 to 1)")
+    parser.add_argument("--landscape-share", type=float, default=LANDSCAPE_SHARE,
+                        help="Share of the scene backgrounds that are Stellarium landscapes (0 to 1)")
     return parser.parse_args()
 
 
-def check_shares(photographed_share: float, scene_share: float) -> None:
+def check_shares(photographed_share: float, scene_share: float, landscape_share: float = 0.0) -> None:
     """A one-line error for a share out of its range."""
     if not 0 <= photographed_share <= 1 - DRAWN_SHARE:
         raise UserError(f"--photographed-share {photographed_share}: give a share from 0 to {1 - DRAWN_SHARE:.2f} "
                         f"(the drawn emoji are {DRAWN_SHARE:.2f} of the objects)")
     if not 0 <= scene_share <= 1:
         raise UserError(f"--scene-share {scene_share}: give a share from 0 to 1")
+    if not 0 <= landscape_share <= 1:
+        raise UserError(f"--landscape-share {landscape_share}: give a share from 0 to 1")
 
 
 def main():
     args = get_args()
     if args.count < 1:
         raise UserError(f"--count {args.count}: give at least 1 image")
-    check_shares(args.photographed_share, args.scene_share)
+    check_shares(args.photographed_share, args.scene_share, args.landscape_share)
     if (args.out / "imgs").exists() and any((args.out / "imgs").iterdir()):
         raise UserError(f"{args.out}/imgs is not empty; give another --out or delete it")
     sources = find_sources()
     print(f"INFO: {len(sources.photos)} photographs, {len(sources.drawn)} drawn objects, "
           f"{len(sources.outlines)} outlines, {len(sources.photographed)} photographed things, "
-          f"{len(sources.scenes)} scene photographs")
-    write_set(args.out, args.count, args.seed, sources, args.photographed_share, args.scene_share)
+          f"{len(sources.scenes)} scene photographs, {len(sources.landscapes)} landscape pieces")
+    write_set(args.out, args.count, args.seed, sources, args.photographed_share, args.scene_share,
+              args.landscape_share)
     print(f"INFO: wrote {args.count} images to {args.out}/imgs and their masks to {args.out}/masks")
 
 

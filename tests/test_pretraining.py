@@ -20,6 +20,7 @@ from utils.model_loading import load_unet
 
 BACKGROUND_COLOURS = [(20, 40, 230), (30, 220, 40)]
 SCENE_COLOUR = (130, 130, 130)
+LANDSCAPE_COLOUR = (230, 110, 230)
 
 
 PHOTOGRAPHED_COLOUR = (250, 250, 10)
@@ -34,7 +35,8 @@ def stand_in_sources() -> pretraining.ObjectSources:
     triangle = Image.new("RGBA", (90, 90), (0, 0, 0, 0))
     ImageDraw.Draw(triangle).polygon([(0, 89), (45, 0), (89, 89)], fill=(*PHOTOGRAPHED_COLOUR, 255))
     return pretraining.ObjectSources(photos, [disc], [np.ones((70, 70), dtype=np.float32)], [triangle],
-                                     [Image.new("RGB", (900, 600), SCENE_COLOUR)])
+                                     [Image.new("RGB", (900, 600), SCENE_COLOUR)],
+                                     [Image.new("RGB", (512, 200), LANDSCAPE_COLOUR)])
 
 
 def test_set_layout_and_masks_mark_exactly_what_was_pasted(tmp_path):
@@ -50,8 +52,8 @@ def test_set_layout_and_masks_mark_exactly_what_was_pasted(tmp_path):
         fractions.append((mask == 255).mean())
         # Away from the outlines, unmarked pixels are a wallpaper's or the scene's colour: nothing pasted is unmarked.
         background = ndimage.binary_erosion(mask == 0, iterations=3)
-        distance = np.min([np.abs(image - colour).max(axis=2) for colour in [*BACKGROUND_COLOURS, SCENE_COLOUR]],
-                          axis=0)
+        distance = np.min([np.abs(image - colour).max(axis=2)
+                           for colour in [*BACKGROUND_COLOURS, SCENE_COLOUR, LANDSCAPE_COLOUR]], axis=0)
         assert distance[background].max() < 40
     assert 0.03 < min(fractions) and max(fractions) < 0.7
 
@@ -73,7 +75,8 @@ def pixels_of(colour: tuple[int, int, int], folder: Path) -> int:
 def test_shares_zero_make_the_set_of_the_first_weights_and_more_add_photographed_things_and_scenes(tmp_path):
     sources = stand_in_sources()
     pretraining.write_set(tmp_path / "none", 8, 3, sources, photographed_share=0, scene_share=0)
-    pretraining.write_set(tmp_path / "many", 8, 3, sources, photographed_share=0.65, scene_share=0.5)
+    pretraining.write_set(tmp_path / "many", 8, 3, sources, photographed_share=0.65, scene_share=0.5,
+                          landscape_share=0)
     assert pixels_of(PHOTOGRAPHED_COLOUR, tmp_path / "none") == 0 and pixels_of(SCENE_COLOUR, tmp_path / "none") == 0
     assert pixels_of(PHOTOGRAPHED_COLOUR, tmp_path / "many") > 8 * 500
     assert 2 * 30000 < pixels_of(SCENE_COLOUR, tmp_path / "many") < 7 * 60000  # 2 to 7 of the 8 images on a scene
@@ -83,6 +86,46 @@ def test_shares_zero_make_the_set_of_the_first_weights_and_more_add_photographed
     pretraining.write_set(tmp_path / "earlier", 8, 3, earlier, photographed_share=0, scene_share=0)
     for path in (tmp_path / "earlier").rglob("*.*"):
         assert path.read_bytes() == (tmp_path / "none" / path.relative_to(tmp_path / "earlier")).read_bytes()
+
+
+def test_landscape_share_zero_makes_the_set_before_landscapes_and_more_puts_scenes_on_landscapes(tmp_path):
+    sources = stand_in_sources()
+    pretraining.write_set(tmp_path / "none", 12, 5, sources, scene_share=0.5, landscape_share=0)
+    pretraining.write_set(tmp_path / "half", 12, 5, sources, scene_share=0.5, landscape_share=0.5)
+    assert pixels_of(LANDSCAPE_COLOUR, tmp_path / "none") == 0
+    assert pixels_of(LANDSCAPE_COLOUR, tmp_path / "half") > 30000  # at least one image on a landscape
+    assert pixels_of(SCENE_COLOUR, tmp_path / "half") < pixels_of(SCENE_COLOUR, tmp_path / "none")
+    earlier = pretraining.ObjectSources(sources.photos, sources.drawn, sources.outlines, sources.photographed,
+                                        sources.scenes)
+    pretraining.write_set(tmp_path / "earlier", 12, 5, earlier, scene_share=0.5, landscape_share=0)
+    for path in (tmp_path / "earlier").rglob("*.*"):
+        assert path.read_bytes() == (tmp_path / "none" / path.relative_to(tmp_path / "earlier")).read_bytes()
+    with pytest.raises(ValueError, match="landscape_share > 0 needs landscapes"):
+        pretraining.write_set(tmp_path / "no_landscapes", 2, 5, earlier, scene_share=0.5, landscape_share=0.5)
+
+
+def panorama_piece(path: Path, sky_rows: int, height: int = 160) -> None:
+    """A 200-pixel-wide RGBA panorama piece: sky_rows transparent rows (with a jagged tree) above opaque ground."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    piece = np.zeros((height, 200, 4), dtype=np.uint8)
+    piece[sky_rows:] = (90, 140, 60, 255)
+    piece[max(0, sky_rows - 20):sky_rows, 50:60] = (20, 60, 20, 255)  # a tree above the horizon
+    Image.fromarray(piece).save(path)
+
+
+def test_find_landscapes_keeps_the_ground_below_the_sky_and_leaves_out_layers_and_pieces(tmp_path):
+    panorama_piece(tmp_path / "field" / "field1.png", sky_rows=60)
+    panorama_piece(tmp_path / "field" / "field2.png", sky_rows=120)  # 40 rows of ground: a strip, not a scene
+    panorama_piece(tmp_path / "field" / "field3.png", sky_rows=0)
+    panorama_piece(tmp_path / "field" / "fog.png", sky_rows=0)
+    panorama_piece(tmp_path / "field" / "field1-lgt.png", sky_rows=0)
+    panorama_piece(tmp_path / "town" / "town1.png", sky_rows=0)  # a piece with parked cars
+    panorama_piece(tmp_path / "mars" / "rover.png", sky_rows=0)  # a landscape not asked for
+    bands = pretraining.find_landscapes(tmp_path, ("field", "town"), left_out=("town1",))
+    assert [band.size for band in bands] == [(200, 100), (200, 160)]
+    assert all(band.mode == "RGB" and band.getpixel((55, 0)) == (90, 140, 60) for band in bands)
+    with pytest.raises(UserError, match="found no landscape in .*mars.*apt-get install .*stellarium-data"):
+        pretraining.find_landscapes(tmp_path / "mars", ("mars",))
 
 
 def test_find_scenes_leaves_out_the_templates_that_show_a_thing(tmp_path):
@@ -173,6 +216,9 @@ def test_pretrain_refuses_a_tiny_set_and_a_share_out_of_range(tmp_path, monkeypa
     monkeypatch.setattr("sys.argv", ["pretrain.py", "--scene-share", "-1", "--work", str(tmp_path)])
     with pytest.raises(UserError, match="--scene-share -1.0: give a share from 0 to 1"):
         pretrain.main()
+    monkeypatch.setattr("sys.argv", ["pretrain.py", "--landscape-share", "2", "--work", str(tmp_path)])
+    with pytest.raises(UserError, match="--landscape-share 2.0: give a share from 0 to 1"):
+        pretrain.main()
 
 
 def test_pretrain_trains_from_random_weights_or_from_start_and_records_how(tmp_path, monkeypatch):
@@ -202,9 +248,10 @@ def test_pretrain_trains_from_random_weights_or_from_start_and_records_how(tmp_p
     assert commands[1][commands[1].index("--load") + 1] == str(first) and "--no-pretrained" not in commands[1]
     assert commands[1][commands[1].index("--learning-rate") + 1] == "0.0003"
     provenance = torch.load(second, weights_only=True)["pretraining"]
-    assert provenance["start"]["set"].endswith("--photographed-share 0.0 --scene-share 0.5")
+    assert provenance["start"]["set"].endswith("--photographed-share 0.0 --scene-share 0.5 --landscape-share 0.5")
     assert provenance["set"].endswith(f"--photographed-share {pretraining.PHOTOGRAPHED_SHARE} "
-                                      f"--scene-share {pretraining.SCENE_SHARE}")
+                                      f"--scene-share {pretraining.SCENE_SHARE} "
+                                      f"--landscape-share {pretraining.LANDSCAPE_SHARE}")
     assert "--load" in provenance["training"]
 
 
