@@ -10,9 +10,10 @@ or a photographed thing (a photographic Tux Paint stamp of a kind the benchmark 
 planets...). A background is a desktop wallpaper (most of them drawn or rendered) or, for --scene-share of the
 images, a photograph of a natural scene (Tux Paint's templates: bark, rocks, waves, leaves...; for
 --landscape-share of those, the ground of a photographed Stellarium panorama: fields, meadows, snowy woods),
-since a learner's photos are photographs. All come from Debian packages (APT_COMMAND); no picture is one of the benchmark's
-(benchmarks/photo_sets.py), and no stamp is of one of the benchmark's kinds: the weights have never seen a
-photograph or an object of the benchmark's test sets, nor of its training sets. Written in the Carvana layout train.py reads:
+since a learner's photos are photographs. All come from Debian packages (APT_COMMAND); no picture is one of the
+benchmark's (benchmarks/photo_sets.py), and no stamp is of one of the benchmark's kinds: the weights have never
+seen a photograph or an object of the benchmark's test sets, nor of its training sets. Written in the Carvana
+layout train.py reads:
 
     <out>/imgs/object_00000.jpg    <out>/masks/object_00000_mask.gif    (mask 0 = background, 255 = object)
 
@@ -305,7 +306,7 @@ def get_args():
     return parser.parse_args()
 
 
-def check_shares(photographed_share: float, scene_share: float, landscape_share: float = 0.0) -> None:
+def check_shares(photographed_share: float, scene_share: float, landscape_share: float) -> None:
     """A one-line error for a share out of its range."""
     if not 0 <= photographed_share <= 1 - DRAWN_SHARE:
         raise UserError(f"--photographed-share {photographed_share}: give a share from 0 to {1 - DRAWN_SHARE:.2f} "
