@@ -10,7 +10,9 @@ or a photographed thing (a photographic Tux Paint stamp of a kind the benchmark 
 planets...). A background is a desktop wallpaper (most of them drawn or rendered) or, for --scene-share of the
 images, a photograph of a natural scene (Tux Paint's templates: bark, rocks, waves, leaves...; for
 --landscape-share of those, the ground of a photographed Stellarium panorama: fields, meadows, snowy woods),
-since a learner's photos are photographs. All come from Debian packages (APT_COMMAND); no picture is one of the
+since a learner's photos are photographs; for --clutter-share of the images, a scene that shows unmarked things
+(a lighthouse, houses, a castle, a bridge, mountains under clouds), since a photograph behind an object is seldom
+empty and only the pasted objects are to be marked. All come from Debian packages (APT_COMMAND); no picture is one of the
 benchmark's (benchmarks/photo_sets.py), and no stamp is of one of the benchmark's kinds: the weights have never
 seen a photograph or an object of the benchmark's test sets, nor of its training sets. Written in the Carvana
 layout train.py reads:
@@ -37,7 +39,8 @@ from utils.compositing import Cycle, crop_to_opaque, load_photo, make_example, r
 from utils.errors import UserError, run_cli
 
 APT_COMMAND = ("sudo apt-get install fonts-noto-color-emoji fonts-symbola ukui-wallpapers lomiri-wallpapers-20.04 "
-               "gnome-backgrounds plasma-workspace-wallpapers mate-backgrounds tuxpaint-stamps-default stellarium-data")
+               "gnome-backgrounds plasma-workspace-wallpapers mate-backgrounds tuxpaint-stamps-default stellarium-data "
+               "palapeli-data extremetuxracer-data")
 PHOTO_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
 SCENE_FOLDER = Path("/usr/share/tuxpaint/templates")
 # Templates that show a thing (jellyfish, a lighthouse, sheep, a machine): a background must not hold an unmarked
@@ -50,6 +53,17 @@ LANDSCAPE_FOLDER = Path("/usr/share/stellarium/landscapes")
 LANDSCAPES = ("garching", "grossmugl", "guereins", "hurricane")
 LANDSCAPE_PIECES_LEFT_OUT = ("guereins8", "hurricane5")  # houses, parked cars: unmarked things
 LANDSCAPE_SHARE = 0.5  # of the scene backgrounds are landscapes (0 gives the earlier sets, image for image)
+# Scenes that show things nobody marked: the two Tux Paint templates with a man-made thing (its jellyfish and sheep
+# stay out: animals are objects to mark), the Stellarium pieces with houses, parked cars and the Mars lander,
+# Palapeli's castle and bridge, and Extreme Tux Racer's rendered mountains under clouds. The benchmark's test
+# photographs hold such things (a pier, a splash, clouds over mountains), which a model that never saw an
+# unmarked thing marks.
+CLUTTER_TEMPLATES = ("lighthouse", "wool_mill_machine")
+CLUTTER_LANDSCAPE_PIECES = ("guereins/guereins8", "hurricane/hurricane5", "mars/mars")
+PUZZLE_FOLDER = Path("/usr/share/palapeli/collection")
+CLUTTER_PUZZLES = ("castle-maintenon", "cincinnati-bridge")  # the fruit, bee and chameleon are objects
+SKY_FOLDER = Path("/usr/share/games/etr/env/etr")  # <weather>/{front,left,right}H.png, 1024x1024
+CLUTTER_SHARE = 0.0  # of the images have such a scene behind them (0 gives the earlier sets, image for image)
 MIN_LANDSCAPE_SIDE = 64  # pixels: a thinner band of ground is a strip, not a scene
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
@@ -136,6 +150,26 @@ def find_landscapes(folder: Path = LANDSCAPE_FOLDER, names: tuple[str, ...] = LA
         if band is not None:
             bands.append(band)
     return bands
+
+
+def find_clutter(scene_folder: Path = SCENE_FOLDER, landscape_folder: Path = LANDSCAPE_FOLDER,
+                 puzzle_folder: Path = PUZZLE_FOLDER, sky_folder: Path = SKY_FOLDER) -> list[Image.Image]:
+    """The scenes that show unmarked things (RGB): CLUTTER_TEMPLATES, the ground of CLUTTER_LANDSCAPE_PIECES,
+    CLUTTER_PUZZLES and every sky view of sky_folder."""
+    skies = sorted(path for path in sky_folder.glob("*/*H.png") if path.stem in ("frontH", "leftH", "rightH"))
+    paths = [scene_folder / f"{name}.jpg" for name in CLUTTER_TEMPLATES]
+    paths += [puzzle_folder / f"{name}.jpg" for name in CLUTTER_PUZZLES]
+    pieces = [landscape_folder / f"{piece}.png" for piece in CLUTTER_LANDSCAPE_PIECES]
+    missing = [path for path in paths + pieces if not path.is_file()] + ([] if skies else [sky_folder / "*"])
+    if missing:
+        raise UserError(f"{missing[0]}: not found; install the scenes with unmarked things with: {APT_COMMAND}")
+    scenes = [load_photo(path) for path in paths + skies]
+    for path in pieces:
+        with Image.open(path) as panorama:
+            band = opaque_band(panorama)
+        if band is not None:
+            scenes.append(band)
+    return scenes
 
 
 def _picture(path: Path) -> Path:
@@ -240,35 +274,44 @@ class ObjectSources:
     photographed: list[Image.Image]
     scenes: list[Image.Image] = field(default_factory=list)
     landscapes: list[Image.Image] = field(default_factory=list)
+    clutter: list[Image.Image] = field(default_factory=list)
 
 
-def find_sources() -> ObjectSources:
-    """The photographs, stamps and fonts of this machine (APT_COMMAND installs them)."""
+def find_sources(with_clutter: bool = False) -> ObjectSources:
+    """The photographs, stamps and fonts of this machine (APT_COMMAND installs them); the scenes with unmarked
+    things only when asked for (a set without them needs neither Palapeli nor Extreme Tux Racer)."""
     photos = [load_photo(path) for path in tqdm(find_photos(), desc="photographs", unit="photo")]
     drawn = render_emoji()
     photographed = [load_cut_out(path) for path in find_photographed()]
     scenes = [load_photo(path) for path in find_scenes()]
-    return ObjectSources(photos, drawn, render_outlines(drawn), photographed, scenes, find_landscapes())
+    return ObjectSources(photos, drawn, render_outlines(drawn), photographed, scenes, find_landscapes(),
+                         find_clutter() if with_clutter else [])
 
 
 def write_set(out: Path, count: int, seed: int, sources: ObjectSources,
               photographed_share: float = PHOTOGRAPHED_SHARE, scene_share: float = SCENE_SHARE,
-              landscape_share: float = LANDSCAPE_SHARE) -> None:
-    """count images and masks into out/imgs and out/masks: a crop of one wallpaper, scene photograph or landscape
-    (each of a kind used once before any comes again) with one to three objects on it."""
+              landscape_share: float = LANDSCAPE_SHARE, clutter_share: float = CLUTTER_SHARE) -> None:
+    """count images and masks into out/imgs and out/masks: a crop of one wallpaper, scene photograph, landscape
+    or scene with unmarked things (each of a kind used once before any comes again) with one to three objects
+    on it."""
     if scene_share > 0 and not sources.scenes:
         raise ValueError("scene_share > 0 needs scene photographs in sources.scenes")
     if scene_share > 0 and landscape_share > 0 and not sources.landscapes:
         raise ValueError("landscape_share > 0 needs landscapes in sources.landscapes")
+    if clutter_share > 0 and not sources.clutter:
+        raise ValueError("clutter_share > 0 needs scenes with unmarked things in sources.clutter")
     rng = np.random.default_rng(seed)
     next_background = Cycle(len(sources.photos), rng)
     next_scene = Cycle(len(sources.scenes), rng)
     next_landscape = Cycle(len(sources.landscapes), rng)  # draws nothing until used
+    next_clutter = Cycle(len(sources.clutter), rng)
     (out / "imgs").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     for i in tqdm(range(count), desc="images", unit="img"):
         # No draw at share 0, so the random stream, and the set, is that of the sets made before scenes existed.
-        if scene_share > 0 and rng.random() < scene_share:
+        if clutter_share > 0 and rng.random() < clutter_share:
+            background_picture = sources.clutter[next_clutter.next()]
+        elif scene_share > 0 and rng.random() < scene_share:
             if landscape_share > 0 and rng.random() < landscape_share:
                 background_picture = sources.landscapes[next_landscape.next()]
             else:
@@ -303,10 +346,13 @@ def get_args():
                         help="Share of the images whose background is a scene photograph (0 to 1)")
     parser.add_argument("--landscape-share", type=float, default=LANDSCAPE_SHARE,
                         help="Share of the scene backgrounds that are Stellarium landscapes (0 to 1)")
+    parser.add_argument("--clutter-share", type=float, default=CLUTTER_SHARE,
+                        help="Share of the images whose background shows unmarked things (0 to 1)")
     return parser.parse_args()
 
 
-def check_shares(photographed_share: float, scene_share: float, landscape_share: float) -> None:
+def check_shares(photographed_share: float, scene_share: float, landscape_share: float,
+                 clutter_share: float) -> None:
     """A one-line error for a share out of its range."""
     if not 0 <= photographed_share <= 1 - DRAWN_SHARE:
         raise UserError(f"--photographed-share {photographed_share}: give a share from 0 to {1 - DRAWN_SHARE:.2f} "
@@ -315,21 +361,24 @@ def check_shares(photographed_share: float, scene_share: float, landscape_share:
         raise UserError(f"--scene-share {scene_share}: give a share from 0 to 1")
     if not 0 <= landscape_share <= 1:
         raise UserError(f"--landscape-share {landscape_share}: give a share from 0 to 1")
+    if not 0 <= clutter_share <= 1:
+        raise UserError(f"--clutter-share {clutter_share}: give a share from 0 to 1")
 
 
 def main():
     args = get_args()
     if args.count < 1:
         raise UserError(f"--count {args.count}: give at least 1 image")
-    check_shares(args.photographed_share, args.scene_share, args.landscape_share)
+    check_shares(args.photographed_share, args.scene_share, args.landscape_share, args.clutter_share)
     if (args.out / "imgs").exists() and any((args.out / "imgs").iterdir()):
         raise UserError(f"{args.out}/imgs is not empty; give another --out or delete it")
-    sources = find_sources()
+    sources = find_sources(with_clutter=args.clutter_share > 0)
     print(f"INFO: {len(sources.photos)} photographs, {len(sources.drawn)} drawn objects, "
           f"{len(sources.outlines)} outlines, {len(sources.photographed)} photographed things, "
-          f"{len(sources.scenes)} scene photographs, {len(sources.landscapes)} landscape pieces")
+          f"{len(sources.scenes)} scene photographs, {len(sources.landscapes)} landscape pieces, "
+          f"{len(sources.clutter)} scenes with unmarked things")
     write_set(args.out, args.count, args.seed, sources, args.photographed_share, args.scene_share,
-              args.landscape_share)
+              args.landscape_share, args.clutter_share)
     print(f"INFO: wrote {args.count} images to {args.out}/imgs and their masks to {args.out}/masks")
 
 

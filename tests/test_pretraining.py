@@ -21,6 +21,7 @@ from utils.model_loading import load_unet
 BACKGROUND_COLOURS = [(20, 40, 230), (30, 220, 40)]
 SCENE_COLOUR = (130, 130, 130)
 LANDSCAPE_COLOUR = (230, 110, 230)
+CLUTTER_COLOUR = (20, 230, 230)
 
 
 PHOTOGRAPHED_COLOUR = (250, 250, 10)
@@ -36,7 +37,8 @@ def stand_in_sources() -> pretraining.ObjectSources:
     ImageDraw.Draw(triangle).polygon([(0, 89), (45, 0), (89, 89)], fill=(*PHOTOGRAPHED_COLOUR, 255))
     return pretraining.ObjectSources(photos, [disc], [np.ones((70, 70), dtype=np.float32)], [triangle],
                                      [Image.new("RGB", (900, 600), SCENE_COLOUR)],
-                                     [Image.new("RGB", (512, 200), LANDSCAPE_COLOUR)])
+                                     [Image.new("RGB", (512, 200), LANDSCAPE_COLOUR)],
+                                     [Image.new("RGB", (900, 600), CLUTTER_COLOUR)])
 
 
 def test_set_layout_and_masks_mark_exactly_what_was_pasted(tmp_path):
@@ -53,7 +55,8 @@ def test_set_layout_and_masks_mark_exactly_what_was_pasted(tmp_path):
         # Away from the outlines, unmarked pixels are a wallpaper's or the scene's colour: nothing pasted is unmarked.
         background = ndimage.binary_erosion(mask == 0, iterations=3)
         distance = np.min([np.abs(image - colour).max(axis=2)
-                           for colour in [*BACKGROUND_COLOURS, SCENE_COLOUR, LANDSCAPE_COLOUR]], axis=0)
+                           for colour in [*BACKGROUND_COLOURS, SCENE_COLOUR, LANDSCAPE_COLOUR, CLUTTER_COLOUR]],
+                          axis=0)
         assert distance[background].max() < 40
     assert 0.03 < min(fractions) and max(fractions) < 0.7
 
@@ -102,6 +105,43 @@ def test_landscape_share_zero_makes_the_set_before_landscapes_and_more_puts_scen
         assert path.read_bytes() == (tmp_path / "none" / path.relative_to(tmp_path / "earlier")).read_bytes()
     with pytest.raises(ValueError, match="landscape_share > 0 needs landscapes"):
         pretraining.write_set(tmp_path / "no_landscapes", 2, 5, earlier, scene_share=0.5, landscape_share=0.5)
+
+
+def test_clutter_share_zero_makes_the_set_before_clutter_and_more_puts_images_on_scenes_with_unmarked_things(
+        tmp_path):
+    sources = stand_in_sources()
+    pretraining.write_set(tmp_path / "none", 12, 7, sources, clutter_share=0)
+    pretraining.write_set(tmp_path / "some", 12, 7, sources, clutter_share=0.4)
+    assert pixels_of(CLUTTER_COLOUR, tmp_path / "none") == 0
+    assert 2 * 30000 < pixels_of(CLUTTER_COLOUR, tmp_path / "some") < 10 * 60000  # 2 to 10 of the 12 images
+    # write_set marks only what it pasted, so a scene's things stay unmarked (test_set_layout_... checks the masks).
+    earlier = pretraining.ObjectSources(sources.photos, sources.drawn, sources.outlines, sources.photographed,
+                                        sources.scenes, sources.landscapes)
+    pretraining.write_set(tmp_path / "earlier", 12, 7, earlier)
+    for path in (tmp_path / "earlier").rglob("*.*"):
+        assert path.read_bytes() == (tmp_path / "none" / path.relative_to(tmp_path / "earlier")).read_bytes()
+    with pytest.raises(ValueError, match="clutter_share > 0 needs scenes with unmarked things"):
+        pretraining.write_set(tmp_path / "no_clutter", 2, 7, earlier, clutter_share=0.4)
+
+
+def test_find_clutter_gathers_templates_puzzles_skies_and_landscape_pieces_and_names_what_is_missing(tmp_path):
+    for name in pretraining.CLUTTER_TEMPLATES:
+        noise_photo(tmp_path / "templates" / f"{name}.jpg", 1)
+    for name in pretraining.CLUTTER_PUZZLES:
+        noise_photo(tmp_path / "puzzles" / f"{name}.jpg", 2)
+    for weather in ("sunny", "night"):
+        for view in ("frontH", "leftH", "rightH", "front"):  # the small views are the large ones again
+            noise_photo(tmp_path / "skies" / weather / f"{view}.png", 3, (256, 256))
+    for piece in pretraining.CLUTTER_LANDSCAPE_PIECES:
+        panorama_piece(tmp_path / "landscapes" / f"{piece}.png", sky_rows=60)
+    folders = (tmp_path / "templates", tmp_path / "landscapes", tmp_path / "puzzles", tmp_path / "skies")
+    scenes = pretraining.find_clutter(*folders)
+    assert len(scenes) == (len(pretraining.CLUTTER_TEMPLATES) + len(pretraining.CLUTTER_PUZZLES) + 2 * 3
+                           + len(pretraining.CLUTTER_LANDSCAPE_PIECES))
+    assert all(scene.mode == "RGB" for scene in scenes) and scenes[-1].size == (200, 100)  # the ground only
+    (tmp_path / "puzzles" / f"{pretraining.CLUTTER_PUZZLES[0]}.jpg").unlink()
+    with pytest.raises(UserError, match=f"{pretraining.CLUTTER_PUZZLES[0]}.jpg: not found; install .*palapeli-data"):
+        pretraining.find_clutter(*folders)
 
 
 def panorama_piece(path: Path, sky_rows: int, height: int = 160) -> None:
@@ -219,6 +259,9 @@ def test_pretrain_refuses_a_tiny_set_and_a_share_out_of_range(tmp_path, monkeypa
     monkeypatch.setattr("sys.argv", ["pretrain.py", "--landscape-share", "2", "--work", str(tmp_path)])
     with pytest.raises(UserError, match="--landscape-share 2.0: give a share from 0 to 1"):
         pretrain.main()
+    monkeypatch.setattr("sys.argv", ["pretrain.py", "--clutter-share", "1.5", "--work", str(tmp_path)])
+    with pytest.raises(UserError, match="--clutter-share 1.5: give a share from 0 to 1"):
+        pretrain.main()
 
 
 def test_pretrain_trains_from_random_weights_or_from_start_and_records_how(tmp_path, monkeypatch):
@@ -248,10 +291,12 @@ def test_pretrain_trains_from_random_weights_or_from_start_and_records_how(tmp_p
     assert commands[1][commands[1].index("--load") + 1] == str(first) and "--no-pretrained" not in commands[1]
     assert commands[1][commands[1].index("--learning-rate") + 1] == "0.0003"
     provenance = torch.load(second, weights_only=True)["pretraining"]
-    assert provenance["start"]["set"].endswith("--photographed-share 0.0 --scene-share 0.5 --landscape-share 0.5")
+    assert provenance["start"]["set"].endswith("--photographed-share 0.0 --scene-share 0.5 --landscape-share 0.5 "
+                                               "--clutter-share 0.0")
     assert provenance["set"].endswith(f"--photographed-share {pretraining.PHOTOGRAPHED_SHARE} "
                                       f"--scene-share {pretraining.SCENE_SHARE} "
-                                      f"--landscape-share {pretraining.LANDSCAPE_SHARE}")
+                                      f"--landscape-share {pretraining.LANDSCAPE_SHARE} "
+                                      f"--clutter-share {pretraining.CLUTTER_SHARE}")
     assert "--load" in provenance["training"]
 
 
