@@ -11,8 +11,9 @@ planets...). A background is a desktop wallpaper (most of them drawn or rendered
 images, a photograph of a natural scene (Tux Paint's templates: bark, rocks, waves, leaves...; for
 --landscape-share of those, the ground of a photographed Stellarium panorama: fields, meadows, snowy woods),
 since a learner's photos are photographs; for --clutter-share of the images, a scene that shows unmarked things
-(a lighthouse, houses, a castle, a bridge, mountains under clouds), since a photograph behind an object is seldom
-empty and only the pasted objects are to be marked. All come from Debian packages (APT_COMMAND); no picture is one of the
+(a lighthouse, houses, a castle, a bridge, mountains under clouds; for --monument-share of those, one of
+GCompris' 49 photographs of monuments), since a photograph behind an object is seldom empty and only the pasted
+objects are to be marked. All come from Debian packages (APT_COMMAND); no picture is one of the
 benchmark's (benchmarks/photo_sets.py), and no stamp is of one of the benchmark's kinds: the weights have never
 seen a photograph or an object of the benchmark's test sets, nor of its training sets. Written in the Carvana
 layout train.py reads:
@@ -23,6 +24,7 @@ Offline and deterministic for a seed; image i depends on (seed, i) only through 
 with the same --count and --seed writes the same images.
 """
 import argparse
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,10 +39,11 @@ from benchmarks.photo_sets import STAMP_KINDS as BENCHMARK_STAMP_KINDS
 from benchmarks.photo_sets import STAMPS, find_cut_outs, load_cut_out
 from utils.compositing import Cycle, crop_to_opaque, load_photo, make_example, random_crop, save_mask_gif
 from utils.errors import UserError, run_cli
+from utils.qt_resources import read_qt_resources
 
 APT_COMMAND = ("sudo apt-get install fonts-noto-color-emoji fonts-symbola ukui-wallpapers lomiri-wallpapers-20.04 "
                "gnome-backgrounds plasma-workspace-wallpapers mate-backgrounds tuxpaint-stamps-default stellarium-data "
-               "palapeli-data extremetuxracer-data")
+               "palapeli-data extremetuxracer-data gcompris-qt-data")
 PHOTO_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
 SCENE_FOLDER = Path("/usr/share/tuxpaint/templates")
 # Templates that show a thing (jellyfish, a lighthouse, sheep, a machine): a background must not hold an unmarked
@@ -64,6 +67,9 @@ PUZZLE_FOLDER = Path("/usr/share/palapeli/collection")
 CLUTTER_PUZZLES = ("castle-maintenon", "cincinnati-bridge")  # the fruit, bee and chameleon are objects
 SKY_FOLDER = Path("/usr/share/games/etr/env/etr")  # <weather>/{front,left,right}H.png, 1024x1024
 CLUTTER_SHARE = 0.0  # of the images have such a scene behind them (0 gives the earlier sets, image for image)
+# GCompris' photographs of monuments (pyramids, castles, cathedrals, bridges, a tower) in their landscapes.
+MONUMENTS = Path("/usr/share/gcompris-qt/rcc/explore_monuments.rcc")
+MONUMENT_SHARE = 0.0  # of the backgrounds with unmarked things (0 gives the earlier sets, image for image)
 MIN_LANDSCAPE_SIDE = 64  # pixels: a thinner band of ground is a strip, not a scene
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
@@ -172,6 +178,18 @@ def find_clutter(scene_folder: Path = SCENE_FOLDER, landscape_folder: Path = LAN
     return scenes
 
 
+def find_monuments(resource_file: Path = MONUMENTS, minimum: int = 5) -> list[Image.Image]:
+    """The photographs (RGB) packed in GCompris' Qt resource file of monuments."""
+    if not resource_file.is_file():
+        raise UserError(f"{resource_file}: not found; install it with: {APT_COMMAND}")
+    files = read_qt_resources(resource_file)
+    photos = [Image.open(io.BytesIO(files[name])).convert("RGB")
+              for name in sorted(files) if Path(name).suffix.lower() in PHOTO_SUFFIXES]
+    if len(photos) < minimum:
+        raise UserError(f"{resource_file}: found {len(photos)} photographs, expected at least {minimum}")
+    return photos
+
+
 def _picture(path: Path) -> Path:
     """What a file shows: a Plasma wallpaper's folder holds one picture at several sizes (and a dark variant)."""
     path = path.resolve()
@@ -275,22 +293,25 @@ class ObjectSources:
     scenes: list[Image.Image] = field(default_factory=list)
     landscapes: list[Image.Image] = field(default_factory=list)
     clutter: list[Image.Image] = field(default_factory=list)
+    monuments: list[Image.Image] = field(default_factory=list)
 
 
-def find_sources(with_clutter: bool = False) -> ObjectSources:
+def find_sources(with_clutter: bool = False, with_monuments: bool = False) -> ObjectSources:
     """The photographs, stamps and fonts of this machine (APT_COMMAND installs them); the scenes with unmarked
-    things only when asked for (a set without them needs neither Palapeli nor Extreme Tux Racer)."""
+    things and the monuments only when asked for (a set without them needs none of Palapeli, Extreme Tux Racer
+    and GCompris)."""
     photos = [load_photo(path) for path in tqdm(find_photos(), desc="photographs", unit="photo")]
     drawn = render_emoji()
     photographed = [load_cut_out(path) for path in find_photographed()]
     scenes = [load_photo(path) for path in find_scenes()]
     return ObjectSources(photos, drawn, render_outlines(drawn), photographed, scenes, find_landscapes(),
-                         find_clutter() if with_clutter else [])
+                         find_clutter() if with_clutter else [], find_monuments() if with_monuments else [])
 
 
 def write_set(out: Path, count: int, seed: int, sources: ObjectSources,
               photographed_share: float = PHOTOGRAPHED_SHARE, scene_share: float = SCENE_SHARE,
-              landscape_share: float = LANDSCAPE_SHARE, clutter_share: float = CLUTTER_SHARE) -> None:
+              landscape_share: float = LANDSCAPE_SHARE, clutter_share: float = CLUTTER_SHARE,
+              monument_share: float = MONUMENT_SHARE) -> None:
     """count images and masks into out/imgs and out/masks: a crop of one wallpaper, scene photograph, landscape
     or scene with unmarked things (each of a kind used once before any comes again) with one to three objects
     on it."""
@@ -300,17 +321,23 @@ def write_set(out: Path, count: int, seed: int, sources: ObjectSources,
         raise ValueError("landscape_share > 0 needs landscapes in sources.landscapes")
     if clutter_share > 0 and not sources.clutter:
         raise ValueError("clutter_share > 0 needs scenes with unmarked things in sources.clutter")
+    if clutter_share > 0 and monument_share > 0 and not sources.monuments:
+        raise ValueError("monument_share > 0 needs monuments in sources.monuments")
     rng = np.random.default_rng(seed)
     next_background = Cycle(len(sources.photos), rng)
     next_scene = Cycle(len(sources.scenes), rng)
     next_landscape = Cycle(len(sources.landscapes), rng)  # draws nothing until used
     next_clutter = Cycle(len(sources.clutter), rng)
+    next_monument = Cycle(len(sources.monuments), rng)
     (out / "imgs").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     for i in tqdm(range(count), desc="images", unit="img"):
         # No draw at share 0, so the random stream, and the set, is that of the sets made before scenes existed.
         if clutter_share > 0 and rng.random() < clutter_share:
-            background_picture = sources.clutter[next_clutter.next()]
+            if monument_share > 0 and rng.random() < monument_share:
+                background_picture = sources.monuments[next_monument.next()]
+            else:
+                background_picture = sources.clutter[next_clutter.next()]
         elif scene_share > 0 and rng.random() < scene_share:
             if landscape_share > 0 and rng.random() < landscape_share:
                 background_picture = sources.landscapes[next_landscape.next()]
@@ -348,11 +375,13 @@ def get_args():
                         help="Share of the scene backgrounds that are Stellarium landscapes (0 to 1)")
     parser.add_argument("--clutter-share", type=float, default=CLUTTER_SHARE,
                         help="Share of the images whose background shows unmarked things (0 to 1)")
+    parser.add_argument("--monument-share", type=float, default=MONUMENT_SHARE,
+                        help="Share of the backgrounds with unmarked things that are GCompris' monuments (0 to 1)")
     return parser.parse_args()
 
 
-def check_shares(photographed_share: float, scene_share: float, landscape_share: float,
-                 clutter_share: float) -> None:
+def check_shares(photographed_share: float, scene_share: float, landscape_share: float, clutter_share: float,
+                 monument_share: float) -> None:
     """A one-line error for a share out of its range."""
     if not 0 <= photographed_share <= 1 - DRAWN_SHARE:
         raise UserError(f"--photographed-share {photographed_share}: give a share from 0 to {1 - DRAWN_SHARE:.2f} "
@@ -363,22 +392,26 @@ def check_shares(photographed_share: float, scene_share: float, landscape_share:
         raise UserError(f"--landscape-share {landscape_share}: give a share from 0 to 1")
     if not 0 <= clutter_share <= 1:
         raise UserError(f"--clutter-share {clutter_share}: give a share from 0 to 1")
+    if not 0 <= monument_share <= 1:
+        raise UserError(f"--monument-share {monument_share}: give a share from 0 to 1")
 
 
 def main():
     args = get_args()
     if args.count < 1:
         raise UserError(f"--count {args.count}: give at least 1 image")
-    check_shares(args.photographed_share, args.scene_share, args.landscape_share, args.clutter_share)
+    check_shares(args.photographed_share, args.scene_share, args.landscape_share, args.clutter_share,
+                 args.monument_share)
     if (args.out / "imgs").exists() and any((args.out / "imgs").iterdir()):
         raise UserError(f"{args.out}/imgs is not empty; give another --out or delete it")
-    sources = find_sources(with_clutter=args.clutter_share > 0)
+    sources = find_sources(with_clutter=args.clutter_share > 0,
+                           with_monuments=args.clutter_share > 0 and args.monument_share > 0)
     print(f"INFO: {len(sources.photos)} photographs, {len(sources.drawn)} drawn objects, "
           f"{len(sources.outlines)} outlines, {len(sources.photographed)} photographed things, "
           f"{len(sources.scenes)} scene photographs, {len(sources.landscapes)} landscape pieces, "
-          f"{len(sources.clutter)} scenes with unmarked things")
+          f"{len(sources.clutter)} scenes with unmarked things, {len(sources.monuments)} monuments")
     write_set(args.out, args.count, args.seed, sources, args.photographed_share, args.scene_share,
-              args.landscape_share, args.clutter_share)
+              args.landscape_share, args.clutter_share, args.monument_share)
     print(f"INFO: wrote {args.count} images to {args.out}/imgs and their masks to {args.out}/masks")
 
 

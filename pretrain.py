@@ -20,8 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from make_pretraining_data import (CLUTTER_SHARE, LANDSCAPE_SHARE, PHOTOGRAPHED_SHARE, SCENE_SHARE, check_shares,
-                                   find_sources, write_set)
+from make_pretraining_data import (CLUTTER_SHARE, LANDSCAPE_SHARE, MONUMENT_SHARE, PHOTOGRAPHED_SHARE, SCENE_SHARE,
+                                   check_shares, find_sources, write_set)
 from train import PRETRAINED_WEIGHTS
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.errors import UserError, run_cli
@@ -48,6 +48,8 @@ def get_args():
                         help="Share of the scene backgrounds that are landscapes (make_pretraining_data.py)")
     parser.add_argument("--clutter-share", type=float, default=CLUTTER_SHARE,
                         help="Share of the images whose background shows unmarked things (make_pretraining_data.py)")
+    parser.add_argument("--monument-share", type=float, default=MONUMENT_SHARE,
+                        help="Share of those backgrounds that are monuments (make_pretraining_data.py)")
     parser.add_argument("--start", type=Path, default=None,
                         help="Weights to train on (a file pretrain.py or train.py wrote; default: random weights)")
     parser.add_argument("--learning-rate", "-l", type=float, default=None,
@@ -56,20 +58,21 @@ def get_args():
 
 
 def build_set(folder: Path, count: int, seed: int, photographed_share: float, scene_share: float,
-              landscape_share: float, clutter_share: float) -> None:
+              landscape_share: float, clutter_share: float, monument_share: float) -> None:
     """The pretraining set, reused when one of the same settings is complete (set.json is written last)."""
     settings = {"count": count, "seed": seed, "photographed_share": photographed_share, "scene_share": scene_share,
                 "landscape_share": landscape_share}
     if clutter_share > 0:  # so a set made before the clutter existed is still recognized
-        settings["clutter_share"] = clutter_share
+        settings.update(clutter_share=clutter_share, monument_share=monument_share)
     manifest = folder / "set.json"
     if manifest.is_file() and json.loads(manifest.read_text()) == settings:
         print(f"INFO: reusing the pretraining set in {folder}")
         return
     if (folder / "imgs").exists():
         raise UserError(f"--work: {folder} holds another or an unfinished set; delete it or give another --work")
-    write_set(folder, count, seed, find_sources(with_clutter=clutter_share > 0), photographed_share, scene_share,
-              landscape_share, clutter_share)
+    sources = find_sources(with_clutter=clutter_share > 0, with_monuments=clutter_share > 0 and monument_share > 0)
+    write_set(folder, count, seed, sources, photographed_share, scene_share, landscape_share, clutter_share,
+              monument_share)
     manifest.write_text(json.dumps(settings))
 
 
@@ -87,13 +90,14 @@ def main():
     args = get_args()
     if args.count < 10 or args.epochs < 1:
         raise UserError(f"--count {args.count} --epochs {args.epochs}: give at least 10 images and 1 epoch")
-    check_shares(args.photographed_share, args.scene_share, args.landscape_share, args.clutter_share)
+    check_shares(args.photographed_share, args.scene_share, args.landscape_share, args.clutter_share,
+                 args.monument_share)
     start = load_checkpoint(args.start, "--start") if args.start else None
 
     # 1. The pretraining set
     data_dir = args.work / "data"
     build_set(data_dir, args.count, args.seed, args.photographed_share, args.scene_share, args.landscape_share,
-              args.clutter_share)
+              args.clutter_share, args.monument_share)
 
     # 2. Training (train.py refuses a run folder holding another run's checkpoints: --overwrite starts afresh)
     run_dir = args.work / "run"
@@ -110,7 +114,8 @@ def main():
     # 3. Export
     provenance = {"set": (f"make_pretraining_data.py --count {args.count} --seed {args.seed} "
                           f"--photographed-share {args.photographed_share} --scene-share {args.scene_share} "
-                          f"--landscape-share {args.landscape_share} --clutter-share {args.clutter_share}"),
+                          f"--landscape-share {args.landscape_share} --clutter-share {args.clutter_share} "
+                          f"--monument-share {args.monument_share}"),
                   "training": " ".join(["train.py", *command[2:]])}
     if start is not None:
         provenance["start"] = start.get("pretraining", str(args.start))

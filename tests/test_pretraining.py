@@ -1,6 +1,7 @@
 """make_pretraining_data.py and pretrain.py, which made the shipped weights pretrained/unet_objects.pth: the set is
 in the Carvana layout with masks that mark exactly what was pasted, is the same for a seed, never uses a benchmark
 photograph; the export keeps the weights in half precision in a file train.py --load and predict.py read."""
+import io
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,14 @@ from unet import UNet
 from utils.compositing import make_example
 from utils.data_loading import load_image, mask_to_array
 from utils.errors import UserError
+from utils.qt_resources import pack_qt_resources
 from utils.model_loading import load_unet
 
 BACKGROUND_COLOURS = [(20, 40, 230), (30, 220, 40)]
 SCENE_COLOUR = (130, 130, 130)
 LANDSCAPE_COLOUR = (230, 110, 230)
 CLUTTER_COLOUR = (20, 230, 230)
+MONUMENT_COLOUR = (60, 0, 120)
 
 
 PHOTOGRAPHED_COLOUR = (250, 250, 10)
@@ -38,7 +41,8 @@ def stand_in_sources() -> pretraining.ObjectSources:
     return pretraining.ObjectSources(photos, [disc], [np.ones((70, 70), dtype=np.float32)], [triangle],
                                      [Image.new("RGB", (900, 600), SCENE_COLOUR)],
                                      [Image.new("RGB", (512, 200), LANDSCAPE_COLOUR)],
-                                     [Image.new("RGB", (900, 600), CLUTTER_COLOUR)])
+                                     [Image.new("RGB", (900, 600), CLUTTER_COLOUR)],
+                                     [Image.new("RGB", (900, 600), MONUMENT_COLOUR)])
 
 
 def test_set_layout_and_masks_mark_exactly_what_was_pasted(tmp_path):
@@ -55,8 +59,8 @@ def test_set_layout_and_masks_mark_exactly_what_was_pasted(tmp_path):
         # Away from the outlines, unmarked pixels are a wallpaper's or the scene's colour: nothing pasted is unmarked.
         background = ndimage.binary_erosion(mask == 0, iterations=3)
         distance = np.min([np.abs(image - colour).max(axis=2)
-                           for colour in [*BACKGROUND_COLOURS, SCENE_COLOUR, LANDSCAPE_COLOUR, CLUTTER_COLOUR]],
-                          axis=0)
+                           for colour in [*BACKGROUND_COLOURS, SCENE_COLOUR, LANDSCAPE_COLOUR, CLUTTER_COLOUR,
+                                          MONUMENT_COLOUR]], axis=0)
         assert distance[background].max() < 40
     assert 0.03 < min(fractions) and max(fractions) < 0.7
 
@@ -122,6 +126,40 @@ def test_clutter_share_zero_makes_the_set_before_clutter_and_more_puts_images_on
         assert path.read_bytes() == (tmp_path / "none" / path.relative_to(tmp_path / "earlier")).read_bytes()
     with pytest.raises(ValueError, match="clutter_share > 0 needs scenes with unmarked things"):
         pretraining.write_set(tmp_path / "no_clutter", 2, 7, earlier, clutter_share=0.4)
+
+
+def test_monument_share_zero_makes_the_set_before_monuments_and_more_puts_clutter_backgrounds_on_monuments(tmp_path):
+    sources = stand_in_sources()
+    pretraining.write_set(tmp_path / "none", 12, 7, sources, clutter_share=0.5, monument_share=0)
+    pretraining.write_set(tmp_path / "most", 12, 7, sources, clutter_share=0.5, monument_share=0.8)
+    assert pixels_of(MONUMENT_COLOUR, tmp_path / "none") < 1000  # a few edge pixels where red meets blue
+    assert pixels_of(MONUMENT_COLOUR, tmp_path / "most") > 30000  # at least half an image on a monument
+    assert pixels_of(CLUTTER_COLOUR, tmp_path / "most") < pixels_of(CLUTTER_COLOUR, tmp_path / "none")
+    earlier = pretraining.ObjectSources(*[getattr(sources, name) for name in (
+        "photos", "drawn", "outlines", "photographed", "scenes", "landscapes", "clutter")])
+    pretraining.write_set(tmp_path / "earlier", 12, 7, earlier, clutter_share=0.5)
+    for path in (tmp_path / "earlier").rglob("*.*"):
+        assert path.read_bytes() == (tmp_path / "none" / path.relative_to(tmp_path / "earlier")).read_bytes()
+    with pytest.raises(ValueError, match="monument_share > 0 needs monuments"):
+        pretraining.write_set(tmp_path / "no_monuments", 2, 7, earlier, clutter_share=0.5, monument_share=0.5)
+
+
+def test_find_monuments_reads_the_photographs_packed_in_a_qt_resource_file(tmp_path):
+    photos = {}
+    for index, name in enumerate(("france/castle.webp", "egypt/pyramid.jpg")):
+        buffer = io.BytesIO()
+        Image.new("RGB", (64 + index, 48), (10 * index, 100, 200)).save(buffer, format=Path(name).suffix[1:]
+                                                                        .replace("jpg", "jpeg"))
+        photos[name] = buffer.getvalue()
+    resource_file = tmp_path / "monuments.rcc"
+    resource_file.write_bytes(pack_qt_resources({**photos, "board/board1.qml": b"Item {}"}))
+    found = pretraining.find_monuments(resource_file, minimum=2)
+    assert [photo.size for photo in found] == [(65, 48), (64, 48)]  # sorted by path: egypt/, then france/
+    assert all(photo.mode == "RGB" for photo in found)
+    with pytest.raises(UserError, match="found 2 photographs, expected at least 3"):
+        pretraining.find_monuments(resource_file, minimum=3)
+    with pytest.raises(UserError, match="missing.rcc: not found; install it with: .*gcompris-qt-data"):
+        pretraining.find_monuments(tmp_path / "missing.rcc")
 
 
 def test_find_clutter_gathers_templates_puzzles_skies_and_landscape_pieces_and_names_what_is_missing(tmp_path):
@@ -262,6 +300,9 @@ def test_pretrain_refuses_a_tiny_set_and_a_share_out_of_range(tmp_path, monkeypa
     monkeypatch.setattr("sys.argv", ["pretrain.py", "--clutter-share", "1.5", "--work", str(tmp_path)])
     with pytest.raises(UserError, match="--clutter-share 1.5: give a share from 0 to 1"):
         pretrain.main()
+    monkeypatch.setattr("sys.argv", ["pretrain.py", "--monument-share", "-0.1", "--work", str(tmp_path)])
+    with pytest.raises(UserError, match="--monument-share -0.1: give a share from 0 to 1"):
+        pretrain.main()
 
 
 def test_pretrain_trains_from_random_weights_or_from_start_and_records_how(tmp_path, monkeypatch):
@@ -292,11 +333,12 @@ def test_pretrain_trains_from_random_weights_or_from_start_and_records_how(tmp_p
     assert commands[1][commands[1].index("--learning-rate") + 1] == "0.0003"
     provenance = torch.load(second, weights_only=True)["pretraining"]
     assert provenance["start"]["set"].endswith("--photographed-share 0.0 --scene-share 0.5 --landscape-share 0.5 "
-                                               "--clutter-share 0.0")
+                                               "--clutter-share 0.0 --monument-share 0.0")
     assert provenance["set"].endswith(f"--photographed-share {pretraining.PHOTOGRAPHED_SHARE} "
                                       f"--scene-share {pretraining.SCENE_SHARE} "
                                       f"--landscape-share {pretraining.LANDSCAPE_SHARE} "
-                                      f"--clutter-share {pretraining.CLUTTER_SHARE}")
+                                      f"--clutter-share {pretraining.CLUTTER_SHARE} "
+                                      f"--monument-share {pretraining.MONUMENT_SHARE}")
     assert "--load" in provenance["training"]
 
 
