@@ -1,6 +1,7 @@
 """Make the pretraining set behind the shipped weights pretrained/unet_objects.pth (see README, "Your own photos").
 
     python3 make_pretraining_data.py --count 12000 --out /tmp/pretraining      # about 3 minutes on 2 cores
+    python3 make_pretraining_data.py --count 36000 --seed 1000 --shards 16 --out /tmp/big   # on all the cores
 
 A U-Net trained from random weights on 60 photos learns colours more than what an "object" is. So the shipped
 weights first learnt, from many generated images, to mark the objects pasted on a photograph: each image is a
@@ -21,10 +22,14 @@ layout train.py reads:
     <out>/imgs/object_00000.jpg    <out>/masks/object_00000_mask.gif    (mask 0 = background, 255 = object)
 
 Offline and deterministic for a seed; image i depends on (seed, i) only through the seed's stream, so a run
-with the same --count and --seed writes the same images.
+with the same --count and --seed writes the same images. With --shards K the set is K independent pieces (piece
+k from seed + k), which --jobs processes write at once: the same --count, --seed and --shards give the same
+images on any number of cores.
 """
 import argparse
 import io
+import multiprocessing
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -311,10 +316,10 @@ def find_sources(with_clutter: bool = False, with_monuments: bool = False) -> Ob
 def write_set(out: Path, count: int, seed: int, sources: ObjectSources,
               photographed_share: float = PHOTOGRAPHED_SHARE, scene_share: float = SCENE_SHARE,
               landscape_share: float = LANDSCAPE_SHARE, clutter_share: float = CLUTTER_SHARE,
-              monument_share: float = MONUMENT_SHARE) -> None:
-    """count images and masks into out/imgs and out/masks: a crop of one wallpaper, scene photograph, landscape
-    or scene with unmarked things (each of a kind used once before any comes again) with one to three objects
-    on it."""
+              monument_share: float = MONUMENT_SHARE, first_index: int = 0, progress: bool = True) -> None:
+    """count images and masks into out/imgs and out/masks, numbered from first_index: a crop of one wallpaper,
+    scene photograph, landscape or scene with unmarked things (each of a kind used once before any comes again)
+    with one to three objects on it."""
     if scene_share > 0 and not sources.scenes:
         raise ValueError("scene_share > 0 needs scene photographs in sources.scenes")
     if scene_share > 0 and landscape_share > 0 and not sources.landscapes:
@@ -331,7 +336,7 @@ def write_set(out: Path, count: int, seed: int, sources: ObjectSources,
     next_monument = Cycle(len(sources.monuments), rng)
     (out / "imgs").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
-    for i in tqdm(range(count), desc="images", unit="img"):
+    for i in tqdm(range(first_index, first_index + count), desc="images", unit="img", disable=not progress):
         # No draw at share 0, so the random stream, and the set, is that of the sets made before scenes existed.
         if clutter_share > 0 and rng.random() < clutter_share:
             if monument_share > 0 and rng.random() < monument_share:
@@ -362,6 +367,67 @@ def write_set(out: Path, count: int, seed: int, sources: ObjectSources,
         save_mask_gif(mask, out / "masks" / f"{name}_mask.gif")
 
 
+SHARE_NAMES = ("photographed_share", "scene_share", "landscape_share", "clutter_share", "monument_share")
+
+
+def shard_sizes(count: int, shards: int) -> list[int]:
+    """The images in each of `shards` pieces of a set of `count`: as even as it goes, the larger pieces first."""
+    return [count // shards + (k < count % shards) for k in range(shards)]
+
+
+_worker_sources: ObjectSources | None = None  # each writing process's copy (inherited, or sent once at its start)
+
+
+def _keep_sources(sources: ObjectSources) -> None:
+    global _worker_sources
+    _worker_sources = sources
+
+
+def _write_piece(task: tuple) -> int:
+    out, size, seed, first_index, shares = task
+    write_set(out, size, seed, _worker_sources, **shares, first_index=first_index, progress=False)
+    return size
+
+
+def write_shards(out: Path, count: int, seed: int, shards: int, jobs: int, sources: ObjectSources,
+                 **shares: float) -> None:
+    """The set in `shards` independent pieces written by `jobs` processes: piece k is write_set from seed + k,
+    numbered on from the pieces before it. The images depend on (count, seed, shards), never on jobs, and one
+    piece is write_set itself: a large set is made at the speed of all the cores, and made again the same."""
+    if shards == 1:
+        write_set(out, count, seed, sources, **shares)
+        return
+    sizes = shard_sizes(count, shards)
+    tasks = [(out, size, seed + k, sum(sizes[:k]), shares) for k, size in enumerate(sizes)]
+    with tqdm(total=count, desc="images", unit="img") as bar:
+        if jobs == 1:
+            _keep_sources(sources)
+            for done in map(_write_piece, tasks):
+                bar.update(done)
+            return
+        with multiprocessing.Pool(jobs, initializer=_keep_sources, initargs=(sources,)) as pool:
+            for done in pool.imap_unordered(_write_piece, tasks):
+                bar.update(done)
+
+
+def default_jobs(shards: int) -> int:
+    """One process per core, no more than there are pieces."""
+    return max(1, min(shards, os.cpu_count() or 1))
+
+
+def shares_of(args: argparse.Namespace) -> dict[str, float]:
+    """write_set's share arguments from the command line's."""
+    return {name: getattr(args, name) for name in SHARE_NAMES}
+
+
+def check_shards(count: int, shards: int, jobs: int) -> None:
+    """A one-line error for --shards or --jobs out of range."""
+    if not 1 <= shards <= count:
+        raise UserError(f"--shards {shards}: give from 1 to --count ({count}) pieces")
+    if jobs < 1:
+        raise UserError(f"--jobs {jobs}: give at least 1 process")
+
+
 def get_args():
     parser = argparse.ArgumentParser(description="Make the pretraining set of objects pasted on photographs")
     parser.add_argument("--count", "-n", type=int, default=12000, help="Number of images")
@@ -377,6 +443,11 @@ def get_args():
                         help="Share of the images whose background shows unmarked things (0 to 1)")
     parser.add_argument("--monument-share", type=float, default=MONUMENT_SHARE,
                         help="Share of the backgrounds with unmarked things that are GCompris' monuments (0 to 1)")
+    parser.add_argument("--shards", type=int, default=1,
+                        help="Make the set in this many independent pieces (piece k from --seed + k), so that "
+                             "--jobs processes can write it; the images depend on --shards, not on --jobs")
+    parser.add_argument("--jobs", "-j", type=int, default=None,
+                        help="Processes that write the pieces (default: one per core, at most --shards)")
     return parser.parse_args()
 
 
@@ -402,6 +473,8 @@ def main():
         raise UserError(f"--count {args.count}: give at least 1 image")
     check_shares(args.photographed_share, args.scene_share, args.landscape_share, args.clutter_share,
                  args.monument_share)
+    jobs = args.jobs if args.jobs is not None else default_jobs(args.shards)
+    check_shards(args.count, args.shards, jobs)
     if (args.out / "imgs").exists() and any((args.out / "imgs").iterdir()):
         raise UserError(f"{args.out}/imgs is not empty; give another --out or delete it")
     sources = find_sources(with_clutter=args.clutter_share > 0,
@@ -410,8 +483,7 @@ def main():
           f"{len(sources.outlines)} outlines, {len(sources.photographed)} photographed things, "
           f"{len(sources.scenes)} scene photographs, {len(sources.landscapes)} landscape pieces, "
           f"{len(sources.clutter)} scenes with unmarked things, {len(sources.monuments)} monuments")
-    write_set(args.out, args.count, args.seed, sources, args.photographed_share, args.scene_share,
-              args.landscape_share, args.clutter_share, args.monument_share)
+    write_shards(args.out, args.count, args.seed, args.shards, jobs, sources, **shares_of(args))
     print(f"INFO: wrote {args.count} images to {args.out}/imgs and their masks to {args.out}/masks")
 
 

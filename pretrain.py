@@ -3,6 +3,8 @@
     python3 pretrain.py                  # 6 epochs from random weights: about 1.5 hours on 2 CPU cores
     python3 pretrain.py --count 200 --epochs 1 --out /tmp/try.pth      # a quick look at the steps
     python3 pretrain.py --start pretrained/unet_objects.pth --epochs 4 --learning-rate 3e-4   # train them on
+    python3 pretrain.py --start pretrained/unet_objects.pth --count 36000 --shards 16 --device cuda --workers 7 \
+        --batch-size 16 --scale 1 --epochs 3 --learning-rate 3e-4        # on a GPU and 16 cores: minutes
 
 The shipped file was made in stages, each a run of this script from the previous one's file: the commands are
 in pretrained/README.md.
@@ -21,14 +23,13 @@ import sys
 from pathlib import Path
 
 from make_pretraining_data import (CLUTTER_SHARE, LANDSCAPE_SHARE, MONUMENT_SHARE, PHOTOGRAPHED_SHARE, SCENE_SHARE,
-                                   check_shares, find_sources, write_set)
+                                   check_shards, check_shares, default_jobs, find_sources, shares_of, write_shards)
 from train import PRETRAINED_WEIGHTS
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.errors import UserError, run_cli
 
 REPO_ROOT = Path(__file__).resolve().parent
-TRAIN_FLAGS = ["--base-channels", "32", "--batch-size", "8", "--scale", "0.75", "--validation", "2",
-               "--warmup-epochs", "0.2"]
+TRAIN_FLAGS = ["--base-channels", "32", "--validation", "2", "--warmup-epochs", "0.2"]
 
 
 def get_args():
@@ -50,6 +51,15 @@ def get_args():
                         help="Share of the images whose background shows unmarked things (make_pretraining_data.py)")
     parser.add_argument("--monument-share", type=float, default=MONUMENT_SHARE,
                         help="Share of those backgrounds that are monuments (make_pretraining_data.py)")
+    parser.add_argument("--shards", type=int, default=1,
+                        help="Make the set in this many pieces, written by --jobs processes (make_pretraining_data.py)")
+    parser.add_argument("--jobs", "-j", type=int, default=None,
+                        help="Processes that write the set's pieces (default: one per core, at most --shards)")
+    parser.add_argument("--batch-size", "-b", type=int, default=8, help="train.py --batch-size")
+    parser.add_argument("--scale", "-s", type=float, default=0.75, help="train.py --scale")
+    parser.add_argument("--device", default=None, help="train.py --device (default: cuda, then mps, then cpu)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="train.py --workers: data loading processes (on a GPU, about half the cores)")
     parser.add_argument("--start", type=Path, default=None,
                         help="Weights to train on (a file pretrain.py or train.py wrote; default: random weights)")
     parser.add_argument("--learning-rate", "-l", type=float, default=None,
@@ -57,22 +67,23 @@ def get_args():
     return parser.parse_args()
 
 
-def build_set(folder: Path, count: int, seed: int, photographed_share: float, scene_share: float,
-              landscape_share: float, clutter_share: float, monument_share: float) -> None:
+def build_set(folder: Path, count: int, seed: int, shards: int, jobs: int, shares: dict[str, float]) -> None:
     """The pretraining set, reused when one of the same settings is complete (set.json is written last)."""
-    settings = {"count": count, "seed": seed, "photographed_share": photographed_share, "scene_share": scene_share,
-                "landscape_share": landscape_share}
-    if clutter_share > 0:  # so a set made before the clutter existed is still recognized
-        settings.update(clutter_share=clutter_share, monument_share=monument_share)
+    settings = {"count": count, "seed": seed, **{name: shares[name] for name in
+                                                 ("photographed_share", "scene_share", "landscape_share")}}
+    if shares["clutter_share"] > 0:  # so a set made before the clutter existed is still recognized
+        settings.update(clutter_share=shares["clutter_share"], monument_share=shares["monument_share"])
+    if shards > 1:  # likewise for a set made in one piece
+        settings.update(shards=shards)
     manifest = folder / "set.json"
     if manifest.is_file() and json.loads(manifest.read_text()) == settings:
         print(f"INFO: reusing the pretraining set in {folder}")
         return
     if (folder / "imgs").exists():
         raise UserError(f"--work: {folder} holds another or an unfinished set; delete it or give another --work")
-    sources = find_sources(with_clutter=clutter_share > 0, with_monuments=clutter_share > 0 and monument_share > 0)
-    write_set(folder, count, seed, sources, photographed_share, scene_share, landscape_share, clutter_share,
-              monument_share)
+    clutter = shares["clutter_share"] > 0
+    sources = find_sources(with_clutter=clutter, with_monuments=clutter and shares["monument_share"] > 0)
+    write_shards(folder, count, seed, shards, jobs, sources, **shares)
     manifest.write_text(json.dumps(settings))
 
 
@@ -92,17 +103,20 @@ def main():
         raise UserError(f"--count {args.count} --epochs {args.epochs}: give at least 10 images and 1 epoch")
     check_shares(args.photographed_share, args.scene_share, args.landscape_share, args.clutter_share,
                  args.monument_share)
+    jobs = args.jobs if args.jobs is not None else default_jobs(args.shards)
+    check_shards(args.count, args.shards, jobs)
     start = load_checkpoint(args.start, "--start") if args.start else None
 
     # 1. The pretraining set
     data_dir = args.work / "data"
-    build_set(data_dir, args.count, args.seed, args.photographed_share, args.scene_share, args.landscape_share,
-              args.clutter_share, args.monument_share)
+    build_set(data_dir, args.count, args.seed, args.shards, jobs, shares_of(args))
 
     # 2. Training (train.py refuses a run folder holding another run's checkpoints: --overwrite starts afresh)
     run_dir = args.work / "run"
     command = [sys.executable, str(REPO_ROOT / "train.py"), "--data-dir", str(data_dir), "--checkpoint-dir",
-               str(run_dir), "--overwrite", "--epochs", str(args.epochs), "--seed", str(args.seed), *TRAIN_FLAGS]
+               str(run_dir), "--overwrite", "--epochs", str(args.epochs), "--seed", str(args.seed), *TRAIN_FLAGS,
+               "--batch-size", str(args.batch_size), "--scale", str(args.scale), "--workers", str(args.workers)]
+    command += ["--device", args.device] if args.device else []
     # --no-pretrained: never the shipped weights by default, which this script may be remaking
     command += ["--load", str(args.start)] if args.start else ["--no-pretrained"]
     if args.learning_rate is not None:
@@ -112,10 +126,11 @@ def main():
         raise UserError(f"train.py stopped (see its message above); nothing was written to {args.out}")
 
     # 3. Export
-    provenance = {"set": (f"make_pretraining_data.py --count {args.count} --seed {args.seed} "
-                          f"--photographed-share {args.photographed_share} --scene-share {args.scene_share} "
-                          f"--landscape-share {args.landscape_share} --clutter-share {args.clutter_share} "
-                          f"--monument-share {args.monument_share}"),
+    set_command = (f"make_pretraining_data.py --count {args.count} --seed {args.seed} "
+                   f"--photographed-share {args.photographed_share} --scene-share {args.scene_share} "
+                   f"--landscape-share {args.landscape_share} --clutter-share {args.clutter_share} "
+                   f"--monument-share {args.monument_share}")
+    provenance = {"set": set_command + (f" --shards {args.shards}" if args.shards > 1 else ""),
                   "training": " ".join(["train.py", *command[2:]])}
     if start is not None:
         provenance["start"] = start.get("pretraining", str(args.start))

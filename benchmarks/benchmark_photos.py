@@ -99,6 +99,16 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def starting_weights(train_args: list[str]) -> str:
+    """The weights train.py starts from: --load's (or -f's) file, else the shipped pretrained ones."""
+    for i, flag in enumerate(train_args):
+        if flag in ("--load", "-f") and i + 1 < len(train_args):
+            return train_args[i + 1]
+        if flag.startswith("--load="):
+            return flag.removeprefix("--load=")
+    return str(REPO_ROOT / PRETRAINED_WEIGHTS)
+
+
 def main() -> None:
     args = get_args()
     work = Path(args.work)
@@ -114,8 +124,8 @@ def main() -> None:
     for size in sizes:
         set_dir = build_photo_set(work / f"photos{size}", size, test_images, SET_SEED)
         if not args.quick and "--no-pretrained" not in train_args:
-            _, evaluation = run(["evaluate.py", "-m", str(REPO_ROOT / PRETRAINED_WEIGHTS), "--data-dir", str(set_dir / "test"), "--scale",
-                                 "1", *shlex.split(args.evaluate_args)])
+            _, evaluation = run(["evaluate.py", "-m", starting_weights(train_args), "--data-dir", str(set_dir / "test"),
+                                 "--scale", "1", *shlex.split(args.evaluate_args)])
             print(f"{set_dir.name:<10} {'-':>4}  {mean_dice(evaluation):9.4f}  {'-':>8}  {'-':>7}   "
                   f"(the pretrained weights alone, no training)", flush=True)
         for seed in args.seeds:

@@ -135,6 +135,15 @@ def test_benchmark_reads_the_scripts_figures():
     assert benchmark_photos.mean_dice(evaluation) == 0.8512
 
 
+def test_the_weights_alone_row_scores_the_weights_training_starts_from():
+    shipped = str(benchmark_photos.REPO_ROOT / benchmark_photos.PRETRAINED_WEIGHTS)
+    assert benchmark_photos.starting_weights([]) == shipped
+    assert benchmark_photos.starting_weights(["--ema", "0.9"]) == shipped
+    assert benchmark_photos.starting_weights(["--load", "/tmp/stage7.pth", "--ema", "0.9"]) == "/tmp/stage7.pth"
+    assert benchmark_photos.starting_weights(["-f", "a.pth"]) == "a.pth"
+    assert benchmark_photos.starting_weights(["--load=b.pth"]) == "b.pth"
+
+
 def test_benchmark_refuses_bad_flags():
     with pytest.raises(UserError, match="--sets 1 60: every size must be at least 2"):
         benchmark_photos.get_args(["--work", "w", "--sets", "1", "60"])

@@ -2,6 +2,8 @@
 in the Carvana layout with masks that mark exactly what was pasted, is the same for a seed, never uses a benchmark
 photograph; the export keeps the weights in half precision in a file train.py --load and predict.py read."""
 import io
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +73,44 @@ def test_a_seed_gives_the_same_set_and_another_seed_another(tmp_path):
         pretraining.write_set(tmp_path / name, 3, seed, sources)
     read = {name: (tmp_path / name / "masks" / "object_00002_mask.gif").read_bytes() for name in "abc"}
     assert read["a"] == read["b"] and read["a"] != read["c"]
+
+
+def set_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file of a set, by its path under the set's folder."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*.*"))}
+
+
+def test_a_set_in_shards_is_the_same_on_any_number_of_processes_and_each_piece_is_a_seeds_set(tmp_path):
+    """--shards 3 splits 8 images into pieces of 3, 3 and 2, piece k from seed + k and numbered on from the
+    pieces before it; 1 or 2 processes write the same files, and one piece is the plain set."""
+    sources = stand_in_sources()
+    pretraining.write_shards(tmp_path / "one_job", 8, 5, 3, 1, sources, clutter_share=0.3)
+    pretraining.write_shards(tmp_path / "two_jobs", 8, 5, 3, 2, sources, clutter_share=0.3)
+    one_job = set_bytes(tmp_path / "one_job")
+    assert one_job == set_bytes(tmp_path / "two_jobs")
+    assert sorted(name for name in one_job if name.startswith("imgs/")) == [
+        f"imgs/object_{i:05d}.jpg" for i in range(8)]
+    pretraining.write_set(tmp_path / "third_piece", 2, 7, sources, clutter_share=0.3)  # seed 5 + 2
+    assert one_job["imgs/object_00006.jpg"] == (tmp_path / "third_piece/imgs/object_00000.jpg").read_bytes()
+    assert one_job["masks/object_00007_mask.gif"] == (tmp_path / "third_piece/masks/object_00001_mask.gif").read_bytes()
+    pretraining.write_shards(tmp_path / "one_piece", 4, 5, 1, 2, sources)
+    pretraining.write_set(tmp_path / "plain", 4, 5, sources)
+    assert set_bytes(tmp_path / "one_piece") == set_bytes(tmp_path / "plain")
+    assert pretraining.shard_sizes(8, 3) == [3, 3, 2] and pretraining.shard_sizes(36000, 16) == [2250] * 16
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--shards", "0"], "--shards 0: give from 1 to --count (20) pieces"),
+    (["--shards", "21"], "--shards 21: give from 1 to --count (20) pieces"),
+    (["--jobs", "0"], "--jobs 0: give at least 1 process"),
+])
+def test_make_pretraining_data_and_pretrain_refuse_shards_or_jobs_out_of_range(tmp_path, monkeypatch, flags, message):
+    for script in (pretraining, pretrain):
+        monkeypatch.setattr("sys.argv", [f"{script.__name__}.py", "--count", "20", *flags,
+                                         "--out" if script is pretraining else "--work", str(tmp_path)])
+        with pytest.raises(UserError, match=re.escape(message)):
+            script.main()
+    assert not any(tmp_path.iterdir())
 
 
 def pixels_of(colour: tuple[int, int, int], folder: Path) -> int:
@@ -305,12 +345,9 @@ def test_pretrain_refuses_a_tiny_set_and_a_share_out_of_range(tmp_path, monkeypa
         pretrain.main()
 
 
-def test_pretrain_trains_from_random_weights_or_from_start_and_records_how(tmp_path, monkeypatch):
-    """The train.py command pretrain.py runs: --no-pretrained (never the shipped file it may be remaking) or
-    --load of --start with its learning rate; the exported file records the start's own provenance."""
-    commands = []
-
-    def fake_train(command):
+def fake_training(commands: list) -> Callable[[list[str]], object]:
+    """A stand-in for subprocess.run of train.py: records the command and writes a tiny epoch-1 checkpoint."""
+    def run(command):
         commands.append(command)
         run_dir = Path(command[command.index("--checkpoint-dir") + 1])
         net = UNet(3, 2, base_channels=4)
@@ -318,9 +355,15 @@ def test_pretrain_trains_from_random_weights_or_from_start_and_records_how(tmp_p
         torch.save({"state_dict": net.state_dict(), "model_config": net.config(), "mask_values": [0, 255],
                     "args": {}, "history": {}}, run_dir / "checkpoint_epoch1.pth")
         return type("Finished", (), {"returncode": 0})()
+    return run
 
+
+def test_pretrain_trains_from_random_weights_or_from_start_and_records_how(tmp_path, monkeypatch):
+    """The train.py command pretrain.py runs: --no-pretrained (never the shipped file it may be remaking) or
+    --load of --start with its learning rate; the exported file records the start's own provenance."""
+    commands = []
     monkeypatch.setattr(pretrain, "build_set", lambda *args: None)
-    monkeypatch.setattr(pretrain.subprocess, "run", fake_train)
+    monkeypatch.setattr(pretrain.subprocess, "run", fake_training(commands))
     first, second = tmp_path / "first.pth", tmp_path / "second.pth"
     monkeypatch.setattr("sys.argv", ["pretrain.py", "--epochs", "1", "--work", str(tmp_path / "a"), "--out", str(first),
                                      "--photographed-share", "0"])
@@ -340,6 +383,25 @@ def test_pretrain_trains_from_random_weights_or_from_start_and_records_how(tmp_p
                                       f"--clutter-share {pretraining.CLUTTER_SHARE} "
                                       f"--monument-share {pretraining.MONUMENT_SHARE}")
     assert "--load" in provenance["training"]
+    assert "--shards" not in provenance["set"]  # a set in one piece keeps the command it always had
+
+
+def test_pretrain_passes_the_gpu_flags_to_train_py_and_records_the_shards(tmp_path, monkeypatch):
+    commands, built = [], []
+
+    monkeypatch.setattr(pretrain, "build_set", lambda *args: built.append(args))
+    monkeypatch.setattr(pretrain.subprocess, "run", fake_training(commands))
+    monkeypatch.setattr("sys.argv", ["pretrain.py", "--epochs", "1", "--work", str(tmp_path / "a"), "--out",
+                                     str(tmp_path / "w.pth"), "--count", "64", "--shards", "16", "--jobs", "4",
+                                     "--device", "cuda", "--workers", "7", "--batch-size", "16", "--scale", "1"])
+    pretrain.main()
+    command = commands[0]
+    assert [command[command.index(flag) + 1] for flag in ("--device", "--workers", "--batch-size", "--scale")] == [
+        "cuda", "7", "16", "1.0"]
+    assert built[0][1:4] == (64, 0, 16) and built[0][4] == 4
+    provenance = torch.load(tmp_path / "w.pth", weights_only=True)["pretraining"]
+    assert provenance["set"].startswith("make_pretraining_data.py --count 64 --seed 0 ")
+    assert provenance["set"].endswith(" --shards 16") and "--device cuda" in provenance["training"]
 
 
 def smooth_photo(seed: int, size: tuple[int, int] = (900, 600)) -> Image.Image:
@@ -370,3 +432,21 @@ def test_the_shipped_weights_mark_objects_pasted_on_photographs_without_any_trai
         truth = np.asarray(mask) == 255
         scores.append(2 * (predicted & truth).sum() / (predicted.sum() + truth.sum()))
     assert np.mean(scores) > 0.8  # 0.86 with the shipped weights; random weights mark no shape in particular
+
+
+def test_the_shipped_weights_record_every_stage_with_a_command_todays_scripts_accept(monkeypatch):
+    """Each stage's set command in pretrained/unet_objects.pth parses with today's make_pretraining_data.py, so
+    `pretrained/README.md`'s recipe can be rerun stage by stage."""
+    stage = torch.load(pretrain.REPO_ROOT / PRETRAINED_WEIGHTS, weights_only=True)["pretraining"]
+    stages = 0
+    while stage is not None:
+        program, *flags = stage["set"].split()
+        assert program == "make_pretraining_data.py" and stage["training"].startswith("train.py ")
+        monkeypatch.setattr("sys.argv", [program, *flags, "--out", "unused"])
+        args = pretraining.get_args()
+        pretraining.check_shares(args.photographed_share, args.scene_share, args.landscape_share,
+                                 args.clutter_share, args.monument_share)
+        pretraining.check_shards(args.count, args.shards, 1)
+        assert args.count >= 12000
+        stage, stages = stage.get("start"), stages + 1
+    assert stages >= 4
