@@ -431,7 +431,7 @@ def test_the_shipped_weights_mark_objects_pasted_on_photographs_without_any_trai
             predicted = model(pixels).argmax(dim=1)[0].numpy() == 1
         truth = np.asarray(mask) == 255
         scores.append(2 * (predicted & truth).sum() / (predicted.sum() + truth.sum()))
-    assert np.mean(scores) > 0.8  # 0.86 with the shipped weights; random weights mark no shape in particular
+    assert np.mean(scores) > 0.8  # 0.94 with the shipped weights; random weights mark no shape in particular
 
 
 def test_the_shipped_weights_record_every_stage_with_a_command_todays_scripts_accept(monkeypatch):
