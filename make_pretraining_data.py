@@ -2,6 +2,8 @@
 
     python3 make_pretraining_data.py --count 12000 --out /tmp/pretraining      # about 3 minutes on 2 cores
     python3 make_pretraining_data.py --count 36000 --seed 1000 --shards 16 --out /tmp/big   # on all the cores
+    python3 make_pretraining_data.py --save-sources sources.zip    # the pictures, for a machine without the packages
+    python3 make_pretraining_data.py --sources sources.zip --count 36000 --shards 16 --out /tmp/big   # there
 
 A U-Net trained from random weights on 60 photos learns colours more than what an "object" is. So the shipped
 weights first learnt, from many generated images, to mark the objects pasted on a photograph: each image is a
@@ -30,6 +32,7 @@ import argparse
 import io
 import multiprocessing
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -313,6 +316,55 @@ def find_sources(with_clutter: bool = False, with_monuments: bool = False) -> Ob
                          find_clutter() if with_clutter else [], find_monuments() if with_monuments else [])
 
 
+SOURCE_PICTURES = ("photos", "drawn", "photographed", "scenes", "landscapes", "clutter", "monuments")
+
+
+def save_sources(sources: ObjectSources, path: Path) -> None:
+    """Every picture of `sources` in one zip file, losslessly (PNG; the outlines as .npy), so that a machine
+    without the Debian packages (a rented GPU, another system) builds the very same images from it."""
+    partial = path.with_name(path.name + ".partial")  # never a half-written file under the final name
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        for kind in SOURCE_PICTURES:
+            for i, picture in enumerate(getattr(sources, kind)):
+                encoded = io.BytesIO()
+                picture.save(encoded, "PNG")
+                archive.writestr(f"{kind}/{i:05d}.png", encoded.getvalue())
+        for i, outline in enumerate(sources.outlines):
+            encoded = io.BytesIO()
+            np.save(encoded, outline, allow_pickle=False)
+            archive.writestr(f"outlines/{i:05d}.npy", encoded.getvalue())
+    partial.replace(path)
+
+
+def load_sources(path: Path) -> ObjectSources:
+    """The sources save_sources wrote to path."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as error:
+        raise UserError(f"--sources {path}: cannot read it ({error}); make one with --save-sources") from None
+    with archive:
+        names = sorted(archive.namelist())
+
+        def members(kind: str) -> list[bytes]:
+            return [archive.read(name) for name in names if name.startswith(f"{kind}/")]
+
+        pictures = {kind: [Image.open(io.BytesIO(data)).copy() for data in members(kind)] for kind in SOURCE_PICTURES}
+        outlines = [np.load(io.BytesIO(data), allow_pickle=False) for data in members("outlines")]
+    if not pictures["photos"] or not pictures["drawn"] or not outlines:
+        raise UserError(f"--sources {path}: holds no photographs, drawn objects or outlines; make it with "
+                        "--save-sources")
+    return ObjectSources(pictures["photos"], pictures["drawn"], outlines, pictures["photographed"], pictures["scenes"],
+                         pictures["landscapes"], pictures["clutter"], pictures["monuments"])
+
+
+def get_sources(sources_file: Path | None, clutter_share: float, monument_share: float) -> ObjectSources:
+    """The pictures from a --save-sources file, or from this machine's Debian packages (then only the kinds the
+    shares use)."""
+    if sources_file is not None:
+        return load_sources(sources_file)
+    return find_sources(with_clutter=clutter_share > 0, with_monuments=clutter_share > 0 and monument_share > 0)
+
+
 def write_set(out: Path, count: int, seed: int, sources: ObjectSources,
               photographed_share: float = PHOTOGRAPHED_SHARE, scene_share: float = SCENE_SHARE,
               landscape_share: float = LANDSCAPE_SHARE, clutter_share: float = CLUTTER_SHARE,
@@ -431,7 +483,7 @@ def check_shards(count: int, shards: int, jobs: int) -> None:
 def get_args():
     parser = argparse.ArgumentParser(description="Make the pretraining set of objects pasted on photographs")
     parser.add_argument("--count", "-n", type=int, default=12000, help="Number of images")
-    parser.add_argument("--out", "-o", type=Path, required=True, help="Folder that gets imgs/ and masks/")
+    parser.add_argument("--out", "-o", type=Path, default=None, help="Folder that gets imgs/ and masks/")
     parser.add_argument("--seed", type=int, default=0, help="Random seed (same seed, same images)")
     parser.add_argument("--photographed-share", type=float, default=PHOTOGRAPHED_SHARE,
                         help="Share of the objects that are photographed things (0 to %.2f)" % (1 - DRAWN_SHARE))
@@ -448,6 +500,11 @@ def get_args():
                              "--jobs processes can write it; the images depend on --shards, not on --jobs")
     parser.add_argument("--jobs", "-j", type=int, default=None,
                         help="Processes that write the pieces (default: one per core, at most --shards)")
+    parser.add_argument("--save-sources", type=Path, default=None, metavar="FILE",
+                        help="Only write every picture the sets are made of to FILE (a zip, about 170 MB), for "
+                             "--sources on a machine without the Debian packages")
+    parser.add_argument("--sources", type=Path, default=None, metavar="FILE",
+                        help="Read the pictures from FILE (written by --save-sources) instead of the Debian packages")
     return parser.parse_args()
 
 
@@ -469,6 +526,14 @@ def check_shares(photographed_share: float, scene_share: float, landscape_share:
 
 def main():
     args = get_args()
+    if args.save_sources is not None:
+        sources = find_sources(with_clutter=True, with_monuments=True)
+        save_sources(sources, args.save_sources)
+        print(f"INFO: wrote the pictures to {args.save_sources} ({args.save_sources.stat().st_size / 1e6:.0f} MB); "
+              f"build sets from them anywhere with --sources {args.save_sources}")
+        return
+    if args.out is None:
+        raise UserError("--out: give the folder for the set's imgs/ and masks/, e.g. --out /tmp/pretraining")
     if args.count < 1:
         raise UserError(f"--count {args.count}: give at least 1 image")
     check_shares(args.photographed_share, args.scene_share, args.landscape_share, args.clutter_share,
@@ -477,8 +542,7 @@ def main():
     check_shards(args.count, args.shards, jobs)
     if (args.out / "imgs").exists() and any((args.out / "imgs").iterdir()):
         raise UserError(f"{args.out}/imgs is not empty; give another --out or delete it")
-    sources = find_sources(with_clutter=args.clutter_share > 0,
-                           with_monuments=args.clutter_share > 0 and args.monument_share > 0)
+    sources = get_sources(args.sources, args.clutter_share, args.monument_share)
     print(f"INFO: {len(sources.photos)} photographs, {len(sources.drawn)} drawn objects, "
           f"{len(sources.outlines)} outlines, {len(sources.photographed)} photographed things, "
           f"{len(sources.scenes)} scene photographs, {len(sources.landscapes)} landscape pieces, "

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from make_pretraining_data import (CLUTTER_SHARE, LANDSCAPE_SHARE, MONUMENT_SHARE, PHOTOGRAPHED_SHARE, SCENE_SHARE,
-                                   check_shards, check_shares, default_jobs, find_sources, shares_of, write_shards)
+                                   check_shards, check_shares, default_jobs, get_sources, shares_of, write_shards)
 from train import PRETRAINED_WEIGHTS
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.errors import UserError, run_cli
@@ -55,6 +55,9 @@ def get_args():
                         help="Make the set in this many pieces, written by --jobs processes (make_pretraining_data.py)")
     parser.add_argument("--jobs", "-j", type=int, default=None,
                         help="Processes that write the set's pieces (default: one per core, at most --shards)")
+    parser.add_argument("--sources", type=Path, default=None, metavar="FILE",
+                        help="Read the set's pictures from FILE (make_pretraining_data.py --save-sources) instead of "
+                             "the Debian packages")
     parser.add_argument("--batch-size", "-b", type=int, default=8, help="train.py --batch-size")
     parser.add_argument("--scale", "-s", type=float, default=0.75, help="train.py --scale")
     parser.add_argument("--device", default=None, help="train.py --device (default: cuda, then mps, then cpu)")
@@ -67,7 +70,8 @@ def get_args():
     return parser.parse_args()
 
 
-def build_set(folder: Path, count: int, seed: int, shards: int, jobs: int, shares: dict[str, float]) -> None:
+def build_set(folder: Path, count: int, seed: int, shards: int, jobs: int, shares: dict[str, float],
+              sources_file: Path | None = None) -> None:
     """The pretraining set, reused when one of the same settings is complete (set.json is written last)."""
     settings = {"count": count, "seed": seed, **{name: shares[name] for name in
                                                  ("photographed_share", "scene_share", "landscape_share")}}
@@ -81,8 +85,7 @@ def build_set(folder: Path, count: int, seed: int, shards: int, jobs: int, share
         return
     if (folder / "imgs").exists():
         raise UserError(f"--work: {folder} holds another or an unfinished set; delete it or give another --work")
-    clutter = shares["clutter_share"] > 0
-    sources = find_sources(with_clutter=clutter, with_monuments=clutter and shares["monument_share"] > 0)
+    sources = get_sources(sources_file, shares["clutter_share"], shares["monument_share"])
     write_shards(folder, count, seed, shards, jobs, sources, **shares)
     manifest.write_text(json.dumps(settings))
 
@@ -109,7 +112,7 @@ def main():
 
     # 1. The pretraining set
     data_dir = args.work / "data"
-    build_set(data_dir, args.count, args.seed, args.shards, jobs, shares_of(args))
+    build_set(data_dir, args.count, args.seed, args.shards, jobs, shares_of(args), args.sources)
 
     # 2. Training (train.py refuses a run folder holding another run's checkpoints: --overwrite starts afresh)
     run_dir = args.work / "run"

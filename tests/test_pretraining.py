@@ -99,6 +99,29 @@ def test_a_set_in_shards_is_the_same_on_any_number_of_processes_and_each_piece_i
     assert pretraining.shard_sizes(8, 3) == [3, 3, 2] and pretraining.shard_sizes(36000, 16) == [2250] * 16
 
 
+def test_a_sources_file_builds_the_very_same_set_as_the_sources_it_was_saved_from(tmp_path, monkeypatch):
+    """--save-sources keeps every picture losslessly, so a machine without the Debian packages makes the same
+    images from the file; a file that is not one gets a one-line error naming it."""
+    sources = stand_in_sources()
+    pretraining.save_sources(sources, tmp_path / "sources.zip")
+    assert not list(tmp_path.glob("*.partial"))
+    loaded = pretraining.load_sources(tmp_path / "sources.zip")
+    assert [len(getattr(loaded, kind)) for kind in (*pretraining.SOURCE_PICTURES, "outlines")] == [
+        len(getattr(sources, kind)) for kind in (*pretraining.SOURCE_PICTURES, "outlines")]
+    pretraining.write_set(tmp_path / "from_packages", 6, 3, sources, clutter_share=0.4, monument_share=0.5)
+    pretraining.write_set(tmp_path / "from_file", 6, 3, loaded, clutter_share=0.4, monument_share=0.5)
+    assert set_bytes(tmp_path / "from_packages") == set_bytes(tmp_path / "from_file")
+
+    (tmp_path / "not_sources.zip").write_text("hello")
+    monkeypatch.setattr("sys.argv", ["make_pretraining_data.py", "--sources", str(tmp_path / "not_sources.zip"),
+                                     "--out", str(tmp_path / "set")])
+    with pytest.raises(UserError, match=re.escape(f"--sources {tmp_path / 'not_sources.zip'}: cannot read it")):
+        pretraining.main()
+    monkeypatch.setattr("sys.argv", ["make_pretraining_data.py", "--count", "5"])
+    with pytest.raises(UserError, match="--out: give the folder"):
+        pretraining.main()
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--shards", "0"], "--shards 0: give from 1 to --count (20) pieces"),
     (["--shards", "21"], "--shards 21: give from 1 to --count (20) pieces"),
