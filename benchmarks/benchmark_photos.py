@@ -84,6 +84,9 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Training-set sizes (each set has 20 test images)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="S", help="train.py --seed values")
     parser.add_argument("--epochs", "-e", type=int, default=8, help="train.py --epochs")
+    parser.add_argument("--set-seed", type=int, default=SET_SEED, metavar="S",
+                        help="Draw other sets (other images and test images from the same photographs), in "
+                             "photosN_setS folders: a check on sets a setting was not chosen on")
     parser.add_argument("--train-args", default="", metavar="FLAGS",
                         help='More train.py flags, e.g. "--base-channels 32" (they override the benchmark\'s)')
     parser.add_argument("--evaluate-args", default="", metavar="FLAGS", help='More evaluate.py flags, e.g. "--tta"')
@@ -97,6 +100,11 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
         raise UserError(f"--sets {' '.join(map(str, args.sets))}: every size must be at least 2 (one image is "
                         "kept for validation), e.g. --sets 30 60 200")
     return args
+
+
+def set_folder_name(size: int, set_seed: int) -> str:
+    """photosN for the benchmark's own sets (the names every earlier run used), photosN_setS for other draws."""
+    return f"photos{size}" if set_seed == SET_SEED else f"photos{size}_set{set_seed}"
 
 
 def starting_weights(train_args: list[str]) -> str:
@@ -122,7 +130,7 @@ def main() -> None:
     print(f"{'set':<10} {'seed':>4}  {'test Dice':>9}  {'val Dice':>8}  {'train s':>7}", flush=True)
     rows = []
     for size in sizes:
-        set_dir = build_photo_set(work / f"photos{size}", size, test_images, SET_SEED)
+        set_dir = build_photo_set(work / set_folder_name(size, args.set_seed), size, test_images, args.set_seed)
         if not args.quick and "--no-pretrained" not in train_args:
             _, evaluation = run(["evaluate.py", "-m", starting_weights(train_args), "--data-dir", str(set_dir / "test"),
                                  "--scale", "1", *shlex.split(args.evaluate_args)])

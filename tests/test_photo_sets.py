@@ -144,6 +144,12 @@ def test_the_weights_alone_row_scores_the_weights_training_starts_from():
     assert benchmark_photos.starting_weights(["--load=b.pth"]) == "b.pth"
 
 
+def test_other_set_seeds_get_their_own_folders_and_the_default_keeps_its_name():
+    assert benchmark_photos.get_args(["--work", "w"]).set_seed == benchmark_photos.SET_SEED
+    assert benchmark_photos.set_folder_name(60, benchmark_photos.SET_SEED) == "photos60"
+    assert benchmark_photos.set_folder_name(60, 7) == "photos60_set7"
+
+
 def test_benchmark_refuses_bad_flags():
     with pytest.raises(UserError, match="--sets 1 60: every size must be at least 2"):
         benchmark_photos.get_args(["--work", "w", "--sets", "1", "60"])
