@@ -73,7 +73,7 @@ def benchmark_run(set_dir: Path, seed: int, epochs: int, train_args: list[str], 
 
 def format_row(row: dict) -> str:
     val = "-" if row["val Dice"] is None else f"{row['val Dice']:.3f}"
-    return f"{row['set']:<10} {row['seed']:>4}  {row['test Dice']:9.4f}  {val:>8}  {row['train s']:7.1f}"
+    return f"{row['set']:<14} {row['seed']:>4}  {row['test Dice']:9.4f}  {val:>8}  {row['train s']:7.1f}"
 
 
 def get_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -127,14 +127,14 @@ def main() -> None:
         train_args = ["--base-channels", "8", *train_args]
     print(f"train.py --epochs {epochs} {' '.join(TRAIN_FLAGS)} {' '.join(train_args)}".rstrip()
           + f"; evaluate.py {args.evaluate_args}".rstrip(), flush=True)
-    print(f"{'set':<10} {'seed':>4}  {'test Dice':>9}  {'val Dice':>8}  {'train s':>7}", flush=True)
+    print(f"{'set':<14} {'seed':>4}  {'test Dice':>9}  {'val Dice':>8}  {'train s':>7}", flush=True)
     rows = []
     for size in sizes:
         set_dir = build_photo_set(work / set_folder_name(size, args.set_seed), size, test_images, args.set_seed)
         if not args.quick and "--no-pretrained" not in train_args:
             _, evaluation = run(["evaluate.py", "-m", starting_weights(train_args), "--data-dir", str(set_dir / "test"),
                                  "--scale", "1", *shlex.split(args.evaluate_args)])
-            print(f"{set_dir.name:<10} {'-':>4}  {mean_dice(evaluation):9.4f}  {'-':>8}  {'-':>7}   "
+            print(f"{set_dir.name:<14} {'-':>4}  {mean_dice(evaluation):9.4f}  {'-':>8}  {'-':>7}   "
                   f"(the pretrained weights alone, no training)", flush=True)
         for seed in args.seeds:
             row = benchmark_run(set_dir, seed, epochs, train_args, shlex.split(args.evaluate_args), work / "runs")
