@@ -152,9 +152,10 @@ def main() -> None:
                 writer.writerow([row["set"], row["seed"], f"{row['test Dice']:.4f}", row["val Dice"],
                                  f"{row['train s']:.1f}", " ".join(train_args), args.evaluate_args])
     for size in sizes:
-        scores = [row["test Dice"] for row in rows if row["set"] == f"photos{size}"]
+        name = set_folder_name(size, args.set_seed)
+        scores = [row["test Dice"] for row in rows if row["set"] == name]
         if len(scores) > 1:
-            print(f"photos{size}: mean test Dice {sum(scores) / len(scores):.4f} over {len(scores)} seeds "
+            print(f"{name}: mean test Dice {sum(scores) / len(scores):.4f} over {len(scores)} seeds "
                   f"({min(scores):.4f}-{max(scores):.4f})")
 
 
