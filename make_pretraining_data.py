@@ -472,12 +472,15 @@ def shares_of(args: argparse.Namespace) -> dict[str, float]:
     return {name: getattr(args, name) for name in SHARE_NAMES}
 
 
-def check_shards(count: int, shards: int, jobs: int) -> None:
-    """A one-line error for --shards or --jobs out of range."""
+def check_shards(count: int, shards: int, jobs: int | None) -> int:
+    """The processes to write the pieces with (--jobs, or default_jobs); a one-line error for --shards or --jobs
+    out of range."""
+    jobs = default_jobs(shards) if jobs is None else jobs
     if not 1 <= shards <= count:
         raise UserError(f"--shards {shards}: give from 1 to --count ({count}) pieces")
     if jobs < 1:
         raise UserError(f"--jobs {jobs}: give at least 1 process")
+    return jobs
 
 
 def get_args():
@@ -538,8 +541,7 @@ def main():
         raise UserError(f"--count {args.count}: give at least 1 image")
     check_shares(args.photographed_share, args.scene_share, args.landscape_share, args.clutter_share,
                  args.monument_share)
-    jobs = args.jobs if args.jobs is not None else default_jobs(args.shards)
-    check_shards(args.count, args.shards, jobs)
+    jobs = check_shards(args.count, args.shards, args.jobs)
     if (args.out / "imgs").exists() and any((args.out / "imgs").iterdir()):
         raise UserError(f"{args.out}/imgs is not empty; give another --out or delete it")
     sources = get_sources(args.sources, args.clutter_share, args.monument_share)

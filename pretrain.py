@@ -4,7 +4,7 @@
     python3 pretrain.py --count 200 --epochs 1 --out /tmp/try.pth      # a quick look at the steps
     python3 pretrain.py --start pretrained/unet_objects.pth --epochs 4 --learning-rate 3e-4   # train them on
     python3 pretrain.py --start pretrained/unet_objects.pth --count 36000 --shards 16 --device cuda --workers 7 \
-        --batch-size 16 --scale 1 --epochs 3 --learning-rate 3e-4        # on a GPU and 16 cores: minutes
+        --batch-size 16 --epochs 3 --learning-rate 3e-4        # on a GPU and 16 cores: minutes
 
 The shipped file was made in stages, each a run of this script from the previous one's file: the commands are
 in pretrained/README.md.
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from make_pretraining_data import (CLUTTER_SHARE, LANDSCAPE_SHARE, MONUMENT_SHARE, PHOTOGRAPHED_SHARE, SCENE_SHARE,
-                                   check_shards, check_shares, default_jobs, get_sources, shares_of, write_shards)
+                                   check_shards, check_shares, get_sources, shares_of, write_shards)
 from train import PRETRAINED_WEIGHTS
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.errors import UserError, run_cli
@@ -106,8 +106,7 @@ def main():
         raise UserError(f"--count {args.count} --epochs {args.epochs}: give at least 10 images and 1 epoch")
     check_shares(args.photographed_share, args.scene_share, args.landscape_share, args.clutter_share,
                  args.monument_share)
-    jobs = args.jobs if args.jobs is not None else default_jobs(args.shards)
-    check_shards(args.count, args.shards, jobs)
+    jobs = check_shards(args.count, args.shards, args.jobs)
     start = load_checkpoint(args.start, "--start") if args.start else None
 
     # 1. The pretraining set
