@@ -145,9 +145,23 @@ def test_the_weights_alone_row_scores_the_weights_training_starts_from():
 
 
 def test_other_set_seeds_get_their_own_folders_and_the_default_keeps_its_name():
-    assert benchmark_photos.get_args(["--work", "w"]).set_seed == benchmark_photos.SET_SEED
+    assert benchmark_photos.get_args(["--work", "w"]).set_seeds == [benchmark_photos.SET_SEED]
+    assert benchmark_photos.get_args(["--work", "w", "--set-seed", "0", "3"]).set_seeds == [0, 3]
     assert benchmark_photos.set_folder_name(60, benchmark_photos.SET_SEED) == "photos60"
     assert benchmark_photos.set_folder_name(60, 7) == "photos60_set7"
+
+
+def test_the_summary_gives_each_draws_mean_and_the_mean_over_the_draws():
+    def row(name: str, dice: float) -> dict:
+        return {"set": name, "seed": 0, "test Dice": dice, "val Dice": None, "train s": 1.0}
+
+    rows = [row("photos60", 0.90), row("photos60", 0.80), row("photos60_set1", 0.70), row("photos30", 0.5)]
+    assert benchmark_photos.summary_lines(rows, [60], [0, 1]) == [
+        "photos60: mean test Dice 0.8500 over 2 seeds (0.8000-0.9000)",
+        "photos60 over 2 draws: mean test Dice 0.8000 (3 runs; the draws' means 0.7000-0.8500)"]
+    assert benchmark_photos.summary_lines(rows, [60], [0]) == [  # one draw: no line over the draws
+        "photos60: mean test Dice 0.8500 over 2 seeds (0.8000-0.9000)"]
+    assert benchmark_photos.summary_lines(rows[2:3], [60], [1]) == []
 
 
 def test_benchmark_refuses_bad_flags():
