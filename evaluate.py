@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from predict import predict_img
+from predict import add_tta_arguments, check_tta_scales, predict_img
 from utils.data_loading import BasicDataset, check_scale, load_image
 from utils.device import pick_device
 from utils.dice_score import dice_iou_per_image
@@ -23,13 +23,15 @@ from utils.model_loading import load_unet, training_scale
 
 @torch.inference_mode()
 def score_images(net: torch.nn.Module, dataset: BasicDataset, indices: Sequence[int], device: torch.device,
-                 scale: float, mask_threshold: float = 0.5, tta: bool = False) -> list[tuple[str, float, float]]:
+                 scale: float, mask_threshold: float = 0.5, tta: bool = False,
+                 tta_scales: Sequence[float] = ()) -> list[tuple[str, float, float]]:
     """(name, Dice, IoU) of each image: predicted exactly as predict.py does (at `scale`, the probabilities
     resized back to the image's own size) and compared with its mask at full size, whatever the dataset's scale.
     Dice and IoU are averaged over the foreground classes."""
     rows = []
     for index in indices:
-        pred = predict_img(net, load_image(dataset.image_files[index]), device, scale, mask_threshold, tta)
+        pred = predict_img(net, load_image(dataset.image_files[index]), device, scale, mask_threshold, tta,
+                           tta_scales)
         truth = torch.from_numpy(dataset.mask_classes(index))
         dice, iou = dice_iou_per_image(torch.from_numpy(pred)[None], truth[None], net.n_classes)
         rows.append((dataset.ids[index], dice.item(), iou.item()))
@@ -44,8 +46,7 @@ def get_args() -> argparse.Namespace:
                         help="Image scale for the model (default: the scale it was trained with)")
     parser.add_argument("--mask-threshold", "-t", type=float, default=0.5,
                         help="Probability threshold for one-output (sigmoid) models")
-    parser.add_argument("--tta", action="store_true",
-                        help="Flip test-time augmentation: average the predictions of each image and its mirror image")
+    add_tta_arguments(parser)
     parser.add_argument("--csv", default=None, metavar="FILE", help="Also write the scores to this CSV file")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
     return parser.parse_args()
@@ -63,6 +64,7 @@ def main() -> None:
     net, mask_values, checkpoint = load_unet(args.model)
     net.to(device).eval()
     scale = args.scale if args.scale is not None else training_scale(checkpoint)
+    check_tta_scales(args.tta_scales, scale)
 
     # 2. Pair the images with their masks (same checks and errors as training). Multi-class masks are
     #    numbered with the model's mask values; binary ones need not be (0/1 and 0/255 both mean object).
@@ -71,7 +73,8 @@ def main() -> None:
                            mask_values=mask_values if net.n_classes > 2 else None)
 
     # 3. Score each image at its full size, predicted exactly as predict.py does
-    rows = score_images(net, dataset, range(len(dataset)), device, scale, args.mask_threshold, args.tta)
+    rows = score_images(net, dataset, range(len(dataset)), device, scale, args.mask_threshold, args.tta,
+                        args.tta_scales)
 
     # 4. Print the table and the mean (and write the CSV)
     width = max([len("image")] + [len(str(name)) for name, _, _ in rows])

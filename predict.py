@@ -6,6 +6,7 @@ Loads train.py checkpoints and milesial/Pytorch-UNet's published ones (e.g. the 
 """
 import argparse
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -29,21 +30,45 @@ OUTPUT_SUFFIX = "_OUT"
 
 @torch.inference_mode()
 def predict_img(net: torch.nn.Module, full_img: Image.Image, device: torch.device, scale_factor: float = 0.5,
-                out_threshold: float = 0.5, tta: bool = False) -> np.ndarray:
+                out_threshold: float = 0.5, tta: bool = False, tta_scales: Sequence[float] = ()) -> np.ndarray:
     """Class index of every pixel, (H, W) at the image's own size whatever the scale the model saw.
 
     tta: also predict the mirrored image and average the two probabilities (the mirrored one mirrored back), so
     errors that depend on which way the object faces partly cancel; twice the time.
+    tta_scales: also predict at these fractions of scale_factor (each mirrored too, with tta) and average all the
+    probabilities at full size: a thing of another size than the training ones is seen at a size closer to them.
     """
     net.eval()
-    image = image_to_tensor(full_img, scale_factor).unsqueeze(0).to(device=device, dtype=torch.float32)
-    probabilities = class_probabilities(net(image))
-    if tta:
-        mirrored = class_probabilities(net(image.flip(-1))).flip(-1)
-        probabilities = (probabilities + mirrored) / 2
-    # Resize the probabilities, not the classes, so the mask edges stay smooth at full size.
-    probabilities = F.interpolate(probabilities, size=(full_img.size[1], full_img.size[0]), mode="bilinear")
+    probabilities = None
+    for fraction in (1.0, *tta_scales):
+        image = image_to_tensor(full_img, scale_factor * fraction).unsqueeze(0).to(device=device, dtype=torch.float32)
+        views = [class_probabilities(net(image))]
+        if tta:
+            views.append(class_probabilities(net(image.flip(-1))).flip(-1))
+        for view in views:
+            # Resize the probabilities, not the classes, so the mask edges stay smooth at full size.
+            view = F.interpolate(view, size=(full_img.size[1], full_img.size[0]), mode="bilinear")
+            probabilities = view if probabilities is None else probabilities + view
+    probabilities /= (1 + len(tta_scales)) * (2 if tta else 1)
     return probabilities_to_classes(probabilities, out_threshold)[0].cpu().numpy()
+
+
+def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
+    """--tta and --tta-scales, the same for predict.py and evaluate.py."""
+    parser.add_argument("--tta", action="store_true",
+                        help="Flip test-time augmentation: average the predictions of the image and its mirror "
+                             "image (twice the time)")
+    parser.add_argument("--tta-scales", type=float, nargs="+", default=[], metavar="FRACTION",
+                        help="Also predict at these fractions of --scale and average, e.g. --tta --tta-scales 0.75 "
+                             "(4 predictions per image)")
+
+
+def check_tta_scales(fractions: Sequence[float], scale: float) -> None:
+    for fraction in fractions:
+        if not 0 < fraction < 1:
+            raise UserError(f"--tta-scales {fraction:g}: fractions of --scale between 0 and 1 (the full --scale is "
+                            "always predicted), e.g. --tta-scales 0.75")
+        check_scale(scale * fraction)
 
 
 def mask_to_image(mask: np.ndarray, mask_values: list, n_classes: int) -> Image.Image:
@@ -136,9 +161,7 @@ def get_args() -> argparse.Namespace:
                         help="Minimum probability for a foreground pixel (one-output models)")
     parser.add_argument("--scale", "-s", type=float, default=None,
                         help="Scale factor for the input images (default: the scale the model was trained with)")
-    parser.add_argument("--tta", action="store_true",
-                        help="Flip test-time augmentation: average the predictions of the image and its mirror "
-                             "image (twice the time)")
+    add_tta_arguments(parser)
     parser.add_argument("--bilinear", action="store_true", default=False,
                         help="Accepted for milesial compatibility; the checkpoint decides")
     parser.add_argument("--classes", "-c", type=int, default=None,
@@ -171,13 +194,15 @@ def main() -> None:
         logging.warning(f"--classes {args.classes} ignored: the checkpoint has {net.n_classes} classes")
     net.to(device)
     scale = args.scale if args.scale is not None else training_scale(checkpoint)
+    check_tta_scales(args.tta_scales, scale)
     logging.info("Model loaded!")
 
     # 3. Predict each image and save its mask at the image's own size
     for in_file, out_file in zip(in_files, out_files):
         logging.info(f"Predicting image {in_file} ...")
         image = load_image(in_file)
-        mask = predict_img(net, image, device, scale_factor=scale, out_threshold=args.mask_threshold, tta=args.tta)
+        mask = predict_img(net, image, device, scale_factor=scale, out_threshold=args.mask_threshold, tta=args.tta,
+                           tta_scales=args.tta_scales)
         if not args.no_save:
             out_file.parent.mkdir(parents=True, exist_ok=True)
             mask_to_image(mask, mask_values, net.n_classes).save(out_file)

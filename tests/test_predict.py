@@ -184,6 +184,38 @@ def test_tta_prediction_of_a_mirrored_image_is_the_mirrored_prediction():
     assert 0 < tta.mean() < 1 and not np.array_equal(tta, plain)
 
 
+def test_tta_scales_average_the_probabilities_of_each_scale_at_full_size():
+    """--tta-scales 0.5: the mask is the class of the mean of the probabilities predicted at the scale and at half
+    of it, each resized to the image's size; with --tta each of them is mirrored too (still mirror-exact)."""
+    torch.manual_seed(0)
+    net = UNet(3, 2, base_channels=4).eval()
+    rng = np.random.default_rng(1)
+    image = Image.fromarray(rng.integers(0, 256, (40, 56, 3)).astype(np.uint8))
+    cpu = torch.device("cpu")
+    with torch.no_grad():
+        difference = net(predict.image_to_tensor(image)[None]).diff(dim=1)
+        net.outc.conv.bias[1] -= difference.median()
+        views = [torch.nn.functional.interpolate(predict.class_probabilities(net(predict.image_to_tensor(image, s)[None])),
+                                                 size=(40, 56), mode="bilinear") for s in (1.0, 0.5)]
+    expected = predict.probabilities_to_classes((views[0] + views[1]) / 2, 0.5)[0].numpy()
+    both = predict.predict_img(net, image, cpu, scale_factor=1.0, tta_scales=[0.5])
+    assert np.array_equal(both, expected)
+    assert not np.array_equal(both, predict.predict_img(net, image, cpu, scale_factor=1.0))
+    mirrored = image.transpose(Image.FLIP_LEFT_RIGHT)
+    four = predict.predict_img(net, image, cpu, scale_factor=1.0, tta=True, tta_scales=[0.5])
+    assert np.array_equal(predict.predict_img(net, mirrored, cpu, scale_factor=1.0, tta=True, tta_scales=[0.5]),
+                          four[:, ::-1])
+
+
+def test_tta_scales_out_of_range_are_refused(trained_binary, tmp_path):
+    checkpoint, data = trained_binary
+    for script, flags in (("predict.py", ["-i", str(data / "imgs" / "sq_0.png"), "-o", str(tmp_path / "m.png")]),
+                          ("evaluate.py", ["--data-dir", str(data)])):
+        result = run_script(script, "-m", str(checkpoint), *flags, "--tta-scales", "1.5")
+        assert_user_error(result, "--tta-scales 1.5", "between 0 and 1", "e.g. --tta-scales 0.75")
+    assert not (tmp_path / "m.png").exists()
+
+
 def test_tta_flag_of_predict_and_evaluate(trained_binary, tmp_path):
     checkpoint, data = trained_binary
     result = run_script("predict.py", "-m", str(checkpoint), "-i", str(data / "imgs" / "sq_0.png"),
@@ -193,8 +225,9 @@ def test_tta_flag_of_predict_and_evaluate(trained_binary, tmp_path):
     found = np.array(Image.open(tmp_path / "tta.png")) > 0
     assert 2 * (found & truth).sum() / (found.sum() + truth.sum()) > 0.5
     scores = {}
-    for flags in ([], ["--tta"]):
+    for flags in ([], ["--tta"], ["--tta", "--tta-scales", "0.75"]):
         result = run_script("evaluate.py", "-m", str(checkpoint), "--data-dir", str(data), *flags)
         assert result.returncode == 0, result.stderr
-        scores[bool(flags)] = result.stdout.strip().splitlines()[-1]
-    assert scores[True].endswith("(8 images)") and scores[True] != scores[False]
+        scores[len(flags)] = result.stdout.strip().splitlines()[-1]
+    assert scores[1].endswith("(8 images)") and scores[1] != scores[0]
+    assert scores[3].endswith("(8 images)") and scores[3] != scores[1]
