@@ -12,6 +12,8 @@ evaluate.py on the set's 20 test images and prints one row per set and seed:
     python3 benchmarks/benchmark_photos.py --work /tmp/photos --sets 60 --seeds 0 1 2
     python3 benchmarks/benchmark_photos.py --work /tmp/photos --sets 60 --train-args "--no-pretrained"
     python3 benchmarks/benchmark_photos.py --work /tmp/photos --sets 60 --set-seed 0 1 2 3 4 5 6 7 8 9  # 10 draws
+    python3 benchmarks/benchmark_photos.py --work /tmp/photos --sets 60 --set-seed 0 1 2 3 4 5 6 7 8 9 --seeds 0 1 \
+        --jobs 14 --train-args "--device cuda" --evaluate-args "--device cuda"   # 20 runs in minutes on a GPU
     python3 benchmarks/benchmark_photos.py --work /tmp/photos --quick              # seconds: checks that it runs
 
 train.py starts from the shipped pretrained weights (pretrained/unet_objects.pth, which never saw a photograph of
@@ -22,9 +24,11 @@ Target: mean test Dice >= 0.90 on the 60 set after 8 epochs at --scale 1, within
 """
 import argparse
 import csv
+import os
 import re
 import shlex
 import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -92,12 +96,17 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-args", default="", metavar="FLAGS",
                         help='More train.py flags, e.g. "--base-channels 32" (they override the benchmark\'s)')
     parser.add_argument("--evaluate-args", default="", metavar="FLAGS", help='More evaluate.py flags, e.g. "--tta"')
+    parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                        help="Runs at once, sharing the cores (and a GPU, with --train-args and --evaluate-args "
+                             "\"--device cuda\"): for many draws and seeds; the 'train s' column then is no timing")
     parser.add_argument("--csv", default=None, metavar="FILE", help="Also append the rows to this CSV file")
     parser.add_argument("--quick", action="store_true",
                         help="Tiny: a 10-image set, 4 test images, 1 epoch, a narrow model; checks that it runs")
     args = parser.parse_args(argv)
     if args.epochs < 1:
         raise UserError(f"--epochs {args.epochs}: must be at least 1, e.g. --epochs 8")
+    if args.jobs < 1:
+        raise UserError(f"--jobs {args.jobs}: must be at least 1, e.g. --jobs 8")
     if any(size < 2 for size in args.sets):
         raise UserError(f"--sets {' '.join(map(str, args.sets))}: every size must be at least 2 (one image is "
                         "kept for validation), e.g. --sets 30 60 200")
@@ -153,7 +162,9 @@ def main() -> None:
     print(f"train.py --epochs {epochs} {' '.join(TRAIN_FLAGS)} {' '.join(train_args)}".rstrip()
           + f"; evaluate.py {args.evaluate_args}".rstrip(), flush=True)
     print(f"{'set':<14} {'seed':>4}  {'test Dice':>9}  {'val Dice':>8}  {'train s':>7}", flush=True)
-    rows = []
+    if args.jobs > 1:  # the runs share the cores (children inherit this)
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.jobs))
+    runs = []
     for size, set_seed in ((size, set_seed) for set_seed in args.set_seeds for size in sizes):
         set_dir = build_photo_set(work / set_folder_name(size, set_seed), size, test_images, set_seed)
         if not args.quick and "--no-pretrained" not in train_args:
@@ -161,10 +172,14 @@ def main() -> None:
                                  "--scale", "1", *shlex.split(args.evaluate_args)])
             print(f"{set_dir.name:<14} {'-':>4}  {mean_dice(evaluation):9.4f}  {'-':>8}  {'-':>7}   "
                   f"(the pretrained weights alone, no training)", flush=True)
-        for seed in args.seeds:
-            row = benchmark_run(set_dir, seed, epochs, train_args, shlex.split(args.evaluate_args), work / "runs")
-            rows.append(row)
-            print(format_row(row), flush=True)
+        runs += [(set_dir, seed) for seed in args.seeds]
+    rows = []
+    with ThreadPoolExecutor(args.jobs) as pool:  # rows printed as the runs end
+        futures = [pool.submit(benchmark_run, set_dir, seed, epochs, train_args, shlex.split(args.evaluate_args),
+                               work / "runs") for set_dir, seed in runs]
+        for future in as_completed(futures):
+            rows.append(future.result())
+            print(format_row(rows[-1]), flush=True)
     if args.csv:
         path = Path(args.csv)
         new_file = not path.is_file()
@@ -178,6 +193,7 @@ def main() -> None:
                                  f"{row['train s']:.1f}", " ".join(train_args), args.evaluate_args])
     for line in summary_lines(rows, sizes, args.set_seeds):
         print(line)
+
 
 if __name__ == "__main__":
     run_cli(main)

@@ -169,6 +169,8 @@ def test_benchmark_refuses_bad_flags():
         benchmark_photos.get_args(["--work", "w", "--sets", "1", "60"])
     with pytest.raises(UserError, match="--epochs 0"):
         benchmark_photos.get_args(["--work", "w", "--epochs", "0"])
+    with pytest.raises(UserError, match="--jobs 0: must be at least 1"):
+        benchmark_photos.get_args(["--work", "w", "--jobs", "0"])
 
 
 def noisy_cut_out(rng: np.random.Generator, size: tuple[int, int] = (160, 120)) -> Image.Image:
