@@ -64,6 +64,7 @@ def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_tta_scales(fractions: Sequence[float], scale: float) -> None:
+    """Fractions below 1 only: the full scale is always predicted, and enlarging helped little for its cost."""
     for fraction in fractions:
         if not 0 < fraction < 1:
             raise UserError(f"--tta-scales {fraction:g}: fractions of --scale between 0 and 1 (the full --scale is "
