@@ -8,6 +8,9 @@ evaluate.py on the set's 20 test images and prints one row per set and seed:
     set       seed  test Dice  val Dice  train s
     photos60     0     0.8512     0.612    221.3
 
+then the means over seeds and draws, and the test Dice by background photograph over all runs, worst first,
+with each one's share of the Dice lost: which test photographs the model fails on.
+
     python3 benchmarks/benchmark_photos.py --work /tmp/photos                      # sets 30, 60, 200, seed 0
     python3 benchmarks/benchmark_photos.py --work /tmp/photos --sets 60 --seeds 0 1 2
     python3 benchmarks/benchmark_photos.py --work /tmp/photos --sets 60 --train-args "--no-pretrained"
@@ -24,6 +27,7 @@ Target: mean test Dice >= 0.90 on the 60 set after 8 epochs at --scale 1, within
 """
 import argparse
 import csv
+import json
 import os
 import re
 import shlex
@@ -61,6 +65,34 @@ def mean_dice(output: str) -> float:
     return float(found.group(1))
 
 
+def image_dice(output: str) -> dict[str, float]:
+    """Each image's Dice from evaluate.py's per-image lines ('photo_0013  0.9802  0.9612')."""
+    return {name: float(dice) for name, dice in re.findall(r"^(\S+)\s+([0-9.]+)\s+[0-9.]+\s*$", output, re.MULTILINE)
+            if name != "mean"}
+
+
+def background_name(path: str) -> str:
+    """A background photograph's short name: a Plasma wallpaper's folder, else the file's name."""
+    parts = Path(path).parts
+    return parts[-4] if len(parts) >= 4 and parts[-3:-1] == ("contents", "images") else Path(path).stem
+
+
+def background_lines(rows: list[dict]) -> list[str]:
+    """Test Dice by background photograph over all runs, worst first, with each one's share of the Dice lost
+    (1 - Dice summed): the test photographs a model fails on, when the mean alone does not say why."""
+    scores: dict[str, list[float]] = {}
+    for row in rows:
+        sources = json.loads((row["set dir"] / "set.json").read_text())["sources"]["test"]
+        for name, dice in row["image Dice"].items():
+            scores.setdefault(background_name(sources[name]["background"]), []).append(dice)
+    lost = sum(1 - dice for values in scores.values() for dice in values)
+    lines = [f"{'test background':<36} {'images':>6}  {'mean Dice':>9}  {'share of the loss':>17}"]
+    for name, values in sorted(scores.items(), key=lambda item: sum(item[1]) / len(item[1])):
+        share = sum(1 - dice for dice in values) / lost if lost else 0.0
+        lines.append(f"{name:<36} {len(values):>6}  {sum(values) / len(values):9.4f}  {share:17.0%}")
+    return lines
+
+
 def benchmark_run(set_dir: Path, seed: int, epochs: int, train_args: list[str], evaluate_args: list[str],
                   runs_dir: Path) -> dict:
     """Train on set_dir/train, evaluate on set_dir/test; the run keeps only its final checkpoint."""
@@ -73,7 +105,8 @@ def benchmark_run(set_dir: Path, seed: int, epochs: int, train_args: list[str], 
         if path != final:
             path.unlink()
     return {"set": set_dir.name, "seed": seed, "test Dice": mean_dice(evaluation),
-            "val Dice": last_validation_dice(output), "train s": seconds}
+            "val Dice": last_validation_dice(output), "train s": seconds,
+            "set dir": set_dir, "image Dice": image_dice(evaluation)}
 
 
 def format_row(row: dict) -> str:
@@ -192,6 +225,9 @@ def main() -> None:
                 writer.writerow([row["set"], row["seed"], f"{row['test Dice']:.4f}", row["val Dice"],
                                  f"{row['train s']:.1f}", " ".join(train_args), args.evaluate_args])
     for line in summary_lines(rows, sizes, args.set_seeds):
+        print(line)
+    print()
+    for line in background_lines(rows):
         print(line)
 
 

@@ -3,6 +3,7 @@ made only of photographs that no training image uses. Checked on stand-in photog
 (the objects: cut-outs, opaque inside an ellipse), so every pixel of a built image tells which photograph it
 came from."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,6 +163,33 @@ def test_the_summary_gives_each_draws_mean_and_the_mean_over_the_draws():
     assert benchmark_photos.summary_lines(rows, [60], [0]) == [  # one draw: no line over the draws
         "photos60: mean test Dice 0.8500 over 2 seeds (0.8000-0.9000)"]
     assert benchmark_photos.summary_lines(rows[2:3], [60], [1]) == []
+
+
+def test_the_breakdown_gives_each_test_backgrounds_mean_and_share_of_the_loss(photo_set):
+    evaluation = ("image  Dice  IoU\nphoto_0000  0.9000  0.8000\nphoto_0001  0.5000  0.4000\n"
+                  "photo_0002  1.0000  1.0000\nphoto_0003  0.7000  0.6000\nmean        0.7750  0.7000   (4 images)\n")
+    dice = benchmark_photos.image_dice(evaluation)
+    assert dice == {"photo_0000": 0.9, "photo_0001": 0.5, "photo_0002": 1.0, "photo_0003": 0.7}
+    sources = json.loads((photo_set / "set.json").read_text())["sources"]["test"]
+    by_background = {}
+    for name, value in dice.items():
+        by_background.setdefault(Path(sources[name]["background"]).stem, []).append(value)
+    rows = [{"set dir": photo_set, "image Dice": dice}] * 2  # two runs: every image counted twice
+    lines = benchmark_photos.background_lines(rows)
+    assert lines[0].split() == ["test", "background", "images", "mean", "Dice", "share", "of", "the", "loss"]
+    got = {line.split()[0]: (int(line.split()[1]), float(line.split()[2]), line.split()[3]) for line in lines[1:]}
+    assert set(got) == set(by_background)
+    for name, values in by_background.items():
+        lost = sum(1 - v for v in values) / sum(1 - v for v in dice.values())
+        assert got[name] == (2 * len(values), pytest.approx(sum(values) / len(values), abs=1e-4), f"{lost:.0%}")
+    means = [float(line.split()[2]) for line in lines[1:]]
+    assert means == sorted(means)  # worst first
+
+
+def test_a_plasma_wallpaper_is_named_by_its_folder():
+    assert benchmark_photos.background_name("/usr/share/wallpapers/ColdRipple/contents/images/1280x1024.jpg") == \
+        "ColdRipple"
+    assert benchmark_photos.background_name("/usr/share/backgrounds/mate/nature/Aqua.jpg") == "Aqua"
 
 
 def test_benchmark_refuses_bad_flags():
