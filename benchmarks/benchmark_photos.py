@@ -85,6 +85,8 @@ def background_lines(rows: list[dict]) -> list[str]:
         sources = json.loads((row["set dir"] / "set.json").read_text())["sources"]["test"]
         for name, dice in row["image Dice"].items():
             scores.setdefault(background_name(sources[name]["background"]), []).append(dice)
+    if not scores:
+        return []
     lost = sum(1 - dice for values in scores.values() for dice in values)
     lines = [f"{'test background':<36} {'images':>6}  {'mean Dice':>9}  {'share of the loss':>17}"]
     for name, values in sorted(scores.items(), key=lambda item: sum(item[1]) / len(item[1])):
@@ -226,9 +228,9 @@ def main() -> None:
                                  f"{row['train s']:.1f}", " ".join(train_args), args.evaluate_args])
     for line in summary_lines(rows, sizes, args.set_seeds):
         print(line)
-    print()
-    for line in background_lines(rows):
-        print(line)
+    breakdown = background_lines(rows)
+    if breakdown:
+        print("\n" + "\n".join(breakdown))
 
 
 if __name__ == "__main__":

@@ -184,6 +184,7 @@ def test_the_breakdown_gives_each_test_backgrounds_mean_and_share_of_the_loss(ph
         assert got[name] == (2 * len(values), pytest.approx(sum(values) / len(values), abs=1e-4), f"{lost:.0%}")
     means = [float(line.split()[2]) for line in lines[1:]]
     assert means == sorted(means)  # worst first
+    assert benchmark_photos.background_lines([]) == []
 
 
 def test_a_plasma_wallpaper_is_named_by_its_folder():
