@@ -12,7 +12,8 @@ outline of an emoji or a Symbola pictograph filled with a piece of another photo
 or a photographed thing (a photographic Tux Paint stamp of a kind the benchmark never uses: vehicles, signs,
 planets...). A background is a desktop wallpaper (most of them drawn or rendered) or, for --scene-share of the
 images, a photograph of a natural scene (Tux Paint's templates: bark, rocks, waves, leaves...; for
---landscape-share of those, the ground of a photographed Stellarium panorama: fields, meadows, snowy woods),
+--landscape-share of those, the ground of a photographed Stellarium panorama: fields, meadows, snowy woods;
+for --skyline-share of the landscapes, the panorama with the trees and ridges above its ground, over a sky),
 since a learner's photos are photographs; for --clutter-share of the images, a scene that shows unmarked things
 (a lighthouse, houses, a castle, a bridge, mountains under clouds; for --monument-share of those, one of
 GCompris' 49 photographs of monuments), since a photograph behind an object is seldom empty and only the pasted
@@ -78,6 +79,16 @@ CLUTTER_SHARE = 0.0  # of the images have such a scene behind them (0 gives the 
 # GCompris' photographs of monuments (pyramids, castles, cathedrals, bridges, a tower) in their landscapes.
 MONUMENTS = Path("/usr/share/gcompris-qt/rcc/explore_monuments.rcc")
 MONUMENT_SHARE = 0.0  # of the backgrounds with unmarked things (0 gives the earlier sets, image for image)
+# Skylines: a landscape piece with the rows above its ground (trees, a barn, a distant ridge against the sky) laid
+# over a sky (Extreme Tux Racer's cloudy, sunny and evening views, Tux Paint's clouds). The benchmark's hardest test
+# photograph is mountains under clouds, whose bright, sharp-edged peaks and clouds a model that never saw a sky
+# marks as things; the landscapes above are the ground alone.
+SKIES = tuple(SKY_FOLDER / weather / f"{view}.png" for weather in ("cloudy", "sunny", "evening")
+              for view in ("front", "left", "right")) + (SCENE_FOLDER / "sun_behind_clouds.jpg",)
+SKIES_PER_SKYLINE = 2  # each piece over two different skies
+SKY_ABOVE_GROUND = 0.6  # rows kept above a piece's highest opaque row, as a share of the rows from there down
+MIN_SKYLINE_HEIGHT = 96  # pixels: a lower piece is a strip of horizon, not a scene
+SKYLINE_SHARE = 0.0  # of the landscape backgrounds are skylines (0 gives the earlier sets, image for image)
 MIN_LANDSCAPE_SIDE = 64  # pixels: a thinner band of ground is a strip, not a scene
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
@@ -150,20 +161,68 @@ def opaque_band(panorama: Image.Image) -> Image.Image | None:
     return panorama.convert("RGB").crop((0, best_top, panorama.width, best_top + best_height))
 
 
-def find_landscapes(folder: Path = LANDSCAPE_FOLDER, names: tuple[str, ...] = LANDSCAPES,
-                    left_out: tuple[str, ...] = LANDSCAPE_PIECES_LEFT_OUT) -> list[Image.Image]:
-    """The ground of each panorama piece of the landscapes (RGB); fog, light and illumination layers left out."""
+def landscape_pieces(folder: Path = LANDSCAPE_FOLDER, names: tuple[str, ...] = LANDSCAPES,
+                     left_out: tuple[str, ...] = LANDSCAPE_PIECES_LEFT_OUT) -> list[Path]:
+    """The panorama pieces of the landscapes (RGBA PNGs), fog, light and illumination layers left out."""
     pieces = sorted(path for name in names for path in (folder / name).glob("*.png")
                     if path.stem not in left_out and not any(layer in path.stem for layer in ("fog", "illum", "lgt")))
     if not pieces:
         raise UserError(f"found no landscape in {folder} ({', '.join(names)}); install them with: {APT_COMMAND}")
+    return pieces
+
+
+def find_landscapes(folder: Path = LANDSCAPE_FOLDER, names: tuple[str, ...] = LANDSCAPES,
+                    left_out: tuple[str, ...] = LANDSCAPE_PIECES_LEFT_OUT) -> list[Image.Image]:
+    """The ground of each panorama piece of the landscapes (RGB)."""
     bands = []
-    for path in pieces:
+    for path in landscape_pieces(folder, names, left_out):
         with Image.open(path) as panorama:
             band = opaque_band(panorama)
         if band is not None:
             bands.append(band)
     return bands
+
+
+def skyline_piece(panorama: Image.Image) -> Image.Image | None:
+    """The panorama piece (RGBA) from SKY_ABOVE_GROUND of its height above its highest opaque row down; None when
+    lower than MIN_SKYLINE_HEIGHT or wholly transparent."""
+    panorama = panorama.convert("RGBA")
+    rows = np.flatnonzero((np.asarray(panorama.getchannel("A")) > 0).any(axis=1))
+    if len(rows) == 0:
+        return None
+    top = max(0, rows[0] - int(SKY_ABOVE_GROUND * (panorama.height - rows[0])))
+    piece = panorama.crop((0, top, panorama.width, panorama.height))
+    return piece if piece.height >= MIN_SKYLINE_HEIGHT else None
+
+
+def over_sky(piece: Image.Image, sky: Image.Image) -> Image.Image:
+    """The RGBA piece laid over the top of the sky (cropped to the piece's shape, then resized to it), as RGB."""
+    sky_rows = min(sky.height, int(sky.width * piece.height / piece.width))
+    picture = sky.convert("RGB").crop((0, 0, sky.width, sky_rows)).resize(piece.size, Image.BICUBIC).convert("RGBA")
+    picture.alpha_composite(piece)
+    return picture.convert("RGB")
+
+
+def find_skylines(folder: Path = LANDSCAPE_FOLDER, names: tuple[str, ...] = LANDSCAPES,
+                  left_out: tuple[str, ...] = LANDSCAPE_PIECES_LEFT_OUT, skies: tuple[Path, ...] = SKIES,
+                  skies_per_piece: int = SKIES_PER_SKYLINE) -> list[Image.Image]:
+    """Each landscape piece's skyline over skies_per_piece different skies, the same ones on every machine."""
+    missing = [path for path in skies if not path.is_file()]
+    if missing:
+        raise UserError(f"{missing[0]}: not found; install the skies with: {APT_COMMAND}")
+    sky_pictures = []
+    for path in skies:
+        with Image.open(path) as sky:
+            sky_pictures.append(sky.convert("RGB"))
+    rng = np.random.default_rng(0)
+    skylines = []
+    for path in landscape_pieces(folder, names, left_out):
+        with Image.open(path) as panorama:
+            piece = skyline_piece(panorama)
+        if piece is not None:
+            skylines += [over_sky(piece, sky_pictures[index])
+                         for index in rng.choice(len(sky_pictures), skies_per_piece, replace=False)]
+    return skylines
 
 
 def find_clutter(scene_folder: Path = SCENE_FOLDER, landscape_folder: Path = LANDSCAPE_FOLDER,
@@ -293,7 +352,8 @@ def find_photographed(root: Path = STAMPS, kinds: tuple[str, ...] = PHOTOGRAPHED
 @dataclass
 class ObjectSources:
     """What the images are made of: wallpapers (backgrounds and the outlines' fillings), drawn objects and
-    photographed things (RGBA cut-outs), outlines (0..1), scene photographs and landscapes (backgrounds)."""
+    photographed things (RGBA cut-outs), outlines (0..1), scene photographs, landscapes, scenes with unmarked
+    things, monuments and skylines (backgrounds)."""
     photos: list[Image.Image]
     drawn: list[Image.Image]
     outlines: list[np.ndarray]
@@ -302,21 +362,24 @@ class ObjectSources:
     landscapes: list[Image.Image] = field(default_factory=list)
     clutter: list[Image.Image] = field(default_factory=list)
     monuments: list[Image.Image] = field(default_factory=list)
+    skylines: list[Image.Image] = field(default_factory=list)
 
 
-def find_sources(with_clutter: bool = False, with_monuments: bool = False) -> ObjectSources:
+def find_sources(with_clutter: bool = False, with_monuments: bool = False,
+                 with_skylines: bool = False) -> ObjectSources:
     """The photographs, stamps and fonts of this machine (APT_COMMAND installs them); the scenes with unmarked
-    things and the monuments only when asked for (a set without them needs none of Palapeli, Extreme Tux Racer
-    and GCompris)."""
+    things, the monuments and the skylines only when asked for (a set without them needs none of Palapeli,
+    Extreme Tux Racer and GCompris)."""
     photos = [load_photo(path) for path in tqdm(find_photos(), desc="photographs", unit="photo")]
     drawn = render_emoji()
     photographed = [load_cut_out(path) for path in find_photographed()]
     scenes = [load_photo(path) for path in find_scenes()]
     return ObjectSources(photos, drawn, render_outlines(drawn), photographed, scenes, find_landscapes(),
-                         find_clutter() if with_clutter else [], find_monuments() if with_monuments else [])
+                         find_clutter() if with_clutter else [], find_monuments() if with_monuments else [],
+                         find_skylines() if with_skylines else [])
 
 
-SOURCE_PICTURES = ("photos", "drawn", "photographed", "scenes", "landscapes", "clutter", "monuments")
+SOURCE_PICTURES = ("photos", "drawn", "photographed", "scenes", "landscapes", "clutter", "monuments", "skylines")
 
 
 def save_sources(sources: ObjectSources, path: Path) -> None:
@@ -354,24 +417,28 @@ def load_sources(path: Path) -> ObjectSources:
         raise UserError(f"--sources {path}: holds no photographs, drawn objects or outlines; make it with "
                         "--save-sources")
     return ObjectSources(pictures["photos"], pictures["drawn"], outlines, pictures["photographed"], pictures["scenes"],
-                         pictures["landscapes"], pictures["clutter"], pictures["monuments"])
+                         pictures["landscapes"], pictures["clutter"], pictures["monuments"], pictures["skylines"])
 
 
-def get_sources(sources_file: Path | None, clutter_share: float, monument_share: float) -> ObjectSources:
+def get_sources(sources_file: Path | None, shares: dict[str, float]) -> ObjectSources:
     """The pictures from a --save-sources file, or from this machine's Debian packages (then only the kinds the
     shares use)."""
     if sources_file is not None:
         return load_sources(sources_file)
-    return find_sources(with_clutter=clutter_share > 0, with_monuments=clutter_share > 0 and monument_share > 0)
+    clutter = shares["clutter_share"] > 0
+    return find_sources(with_clutter=clutter, with_monuments=clutter and shares["monument_share"] > 0,
+                        with_skylines=(shares["scene_share"] > 0 and shares["landscape_share"] > 0
+                                       and shares["skyline_share"] > 0))
 
 
 def write_set(out: Path, count: int, seed: int, sources: ObjectSources,
               photographed_share: float = PHOTOGRAPHED_SHARE, scene_share: float = SCENE_SHARE,
               landscape_share: float = LANDSCAPE_SHARE, clutter_share: float = CLUTTER_SHARE,
-              monument_share: float = MONUMENT_SHARE, first_index: int = 0, progress: bool = True) -> None:
+              monument_share: float = MONUMENT_SHARE, skyline_share: float = SKYLINE_SHARE, first_index: int = 0,
+              progress: bool = True) -> None:
     """count images and masks into out/imgs and out/masks, numbered from first_index: a crop of one wallpaper,
-    scene photograph, landscape or scene with unmarked things (each of a kind used once before any comes again)
-    with one to three objects on it."""
+    scene photograph, landscape, skyline or scene with unmarked things (each of a kind used once before any comes
+    again) with one to three objects on it."""
     if scene_share > 0 and not sources.scenes:
         raise ValueError("scene_share > 0 needs scene photographs in sources.scenes")
     if scene_share > 0 and landscape_share > 0 and not sources.landscapes:
@@ -380,12 +447,15 @@ def write_set(out: Path, count: int, seed: int, sources: ObjectSources,
         raise ValueError("clutter_share > 0 needs scenes with unmarked things in sources.clutter")
     if clutter_share > 0 and monument_share > 0 and not sources.monuments:
         raise ValueError("monument_share > 0 needs monuments in sources.monuments")
+    if scene_share > 0 and landscape_share > 0 and skyline_share > 0 and not sources.skylines:
+        raise ValueError("skyline_share > 0 needs skylines in sources.skylines")
     rng = np.random.default_rng(seed)
     next_background = Cycle(len(sources.photos), rng)
     next_scene = Cycle(len(sources.scenes), rng)
     next_landscape = Cycle(len(sources.landscapes), rng)  # draws nothing until used
     next_clutter = Cycle(len(sources.clutter), rng)
     next_monument = Cycle(len(sources.monuments), rng)
+    next_skyline = Cycle(len(sources.skylines), rng)
     (out / "imgs").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     for i in tqdm(range(first_index, first_index + count), desc="images", unit="img", disable=not progress):
@@ -397,7 +467,10 @@ def write_set(out: Path, count: int, seed: int, sources: ObjectSources,
                 background_picture = sources.clutter[next_clutter.next()]
         elif scene_share > 0 and rng.random() < scene_share:
             if landscape_share > 0 and rng.random() < landscape_share:
-                background_picture = sources.landscapes[next_landscape.next()]
+                if skyline_share > 0 and rng.random() < skyline_share:
+                    background_picture = sources.skylines[next_skyline.next()]
+                else:
+                    background_picture = sources.landscapes[next_landscape.next()]
             else:
                 background_picture = sources.scenes[next_scene.next()]
         else:
@@ -419,7 +492,8 @@ def write_set(out: Path, count: int, seed: int, sources: ObjectSources,
         save_mask_gif(mask, out / "masks" / f"{name}_mask.gif")
 
 
-SHARE_NAMES = ("photographed_share", "scene_share", "landscape_share", "clutter_share", "monument_share")
+SHARE_NAMES = ("photographed_share", "scene_share", "landscape_share", "clutter_share", "monument_share",
+               "skyline_share")
 
 
 def shard_sizes(count: int, shards: int) -> list[int]:
@@ -498,13 +572,16 @@ def get_args():
                         help="Share of the images whose background shows unmarked things (0 to 1)")
     parser.add_argument("--monument-share", type=float, default=MONUMENT_SHARE,
                         help="Share of the backgrounds with unmarked things that are GCompris' monuments (0 to 1)")
+    parser.add_argument("--skyline-share", type=float, default=SKYLINE_SHARE,
+                        help="Share of the landscape backgrounds that are skylines: a landscape with the rows above "
+                             "its ground, over a sky (0 to 1)")
     parser.add_argument("--shards", type=int, default=1,
                         help="Make the set in this many independent pieces (piece k from --seed + k), so that "
                              "--jobs processes can write it; the images depend on --shards, not on --jobs")
     parser.add_argument("--jobs", "-j", type=int, default=None,
                         help="Processes that write the pieces (default: one per core, at most --shards)")
     parser.add_argument("--save-sources", type=Path, default=None, metavar="FILE",
-                        help="Only write every picture the sets are made of to FILE (a zip, about 170 MB), for "
+                        help="Only write every picture the sets are made of to FILE (a zip, about 200 MB), for "
                              "--sources on a machine without the Debian packages")
     parser.add_argument("--sources", type=Path, default=None, metavar="FILE",
                         help="Read the pictures from FILE (written by --save-sources) instead of the Debian packages")
@@ -512,7 +589,7 @@ def get_args():
 
 
 def check_shares(photographed_share: float, scene_share: float, landscape_share: float, clutter_share: float,
-                 monument_share: float) -> None:
+                 monument_share: float, skyline_share: float = SKYLINE_SHARE) -> None:
     """A one-line error for a share out of its range."""
     if not 0 <= photographed_share <= 1 - DRAWN_SHARE:
         raise UserError(f"--photographed-share {photographed_share}: give a share from 0 to {1 - DRAWN_SHARE:.2f} "
@@ -525,12 +602,14 @@ def check_shares(photographed_share: float, scene_share: float, landscape_share:
         raise UserError(f"--clutter-share {clutter_share}: give a share from 0 to 1")
     if not 0 <= monument_share <= 1:
         raise UserError(f"--monument-share {monument_share}: give a share from 0 to 1")
+    if not 0 <= skyline_share <= 1:
+        raise UserError(f"--skyline-share {skyline_share}: give a share from 0 to 1")
 
 
 def main():
     args = get_args()
     if args.save_sources is not None:
-        sources = find_sources(with_clutter=True, with_monuments=True)
+        sources = find_sources(with_clutter=True, with_monuments=True, with_skylines=True)
         save_sources(sources, args.save_sources)
         print(f"INFO: wrote the pictures to {args.save_sources} ({args.save_sources.stat().st_size / 1e6:.0f} MB); "
               f"build sets from them anywhere with --sources {args.save_sources}")
@@ -539,16 +618,16 @@ def main():
         raise UserError("--out: give the folder for the set's imgs/ and masks/, e.g. --out /tmp/pretraining")
     if args.count < 1:
         raise UserError(f"--count {args.count}: give at least 1 image")
-    check_shares(args.photographed_share, args.scene_share, args.landscape_share, args.clutter_share,
-                 args.monument_share)
+    check_shares(**shares_of(args))
     jobs = check_shards(args.count, args.shards, args.jobs)
     if (args.out / "imgs").exists() and any((args.out / "imgs").iterdir()):
         raise UserError(f"{args.out}/imgs is not empty; give another --out or delete it")
-    sources = get_sources(args.sources, args.clutter_share, args.monument_share)
+    sources = get_sources(args.sources, shares_of(args))
     print(f"INFO: {len(sources.photos)} photographs, {len(sources.drawn)} drawn objects, "
           f"{len(sources.outlines)} outlines, {len(sources.photographed)} photographed things, "
           f"{len(sources.scenes)} scene photographs, {len(sources.landscapes)} landscape pieces, "
-          f"{len(sources.clutter)} scenes with unmarked things, {len(sources.monuments)} monuments")
+          f"{len(sources.clutter)} scenes with unmarked things, {len(sources.monuments)} monuments, "
+          f"{len(sources.skylines)} skylines")
     write_shards(args.out, args.count, args.seed, args.shards, jobs, sources, **shares_of(args))
     print(f"INFO: wrote {args.count} images to {args.out}/imgs and their masks to {args.out}/masks")
 

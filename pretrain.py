@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from make_pretraining_data import (CLUTTER_SHARE, LANDSCAPE_SHARE, MONUMENT_SHARE, PHOTOGRAPHED_SHARE, SCENE_SHARE,
-                                   check_shards, check_shares, get_sources, shares_of, write_shards)
+                                   SKYLINE_SHARE, check_shards, check_shares, get_sources, shares_of, write_shards)
 from train import PRETRAINED_WEIGHTS
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.errors import UserError, run_cli
@@ -51,6 +51,8 @@ def get_args():
                         help="Share of the images whose background shows unmarked things (make_pretraining_data.py)")
     parser.add_argument("--monument-share", type=float, default=MONUMENT_SHARE,
                         help="Share of those backgrounds that are monuments (make_pretraining_data.py)")
+    parser.add_argument("--skyline-share", type=float, default=SKYLINE_SHARE,
+                        help="Share of the landscape backgrounds that are skylines over a sky (make_pretraining_data.py)")
     parser.add_argument("--shards", type=int, default=1,
                         help="Make the set in this many pieces, written by --jobs processes (make_pretraining_data.py)")
     parser.add_argument("--jobs", "-j", type=int, default=None,
@@ -77,6 +79,8 @@ def build_set(folder: Path, count: int, seed: int, shards: int, jobs: int, share
                                                  ("photographed_share", "scene_share", "landscape_share")}}
     if shares["clutter_share"] > 0:  # so a set made before the clutter existed is still recognized
         settings.update(clutter_share=shares["clutter_share"], monument_share=shares["monument_share"])
+    if shares["skyline_share"] > 0:  # likewise for a set made before the skylines
+        settings.update(skyline_share=shares["skyline_share"])
     if shards > 1:  # likewise for a set made in one piece
         settings.update(shards=shards)
     manifest = folder / "set.json"
@@ -85,7 +89,7 @@ def build_set(folder: Path, count: int, seed: int, shards: int, jobs: int, share
         return
     if (folder / "imgs").exists():
         raise UserError(f"--work: {folder} holds another or an unfinished set; delete it or give another --work")
-    sources = get_sources(sources_file, shares["clutter_share"], shares["monument_share"])
+    sources = get_sources(sources_file, shares)
     write_shards(folder, count, seed, shards, jobs, sources, **shares)
     manifest.write_text(json.dumps(settings))
 
@@ -104,8 +108,7 @@ def main():
     args = get_args()
     if args.count < 10 or args.epochs < 1:
         raise UserError(f"--count {args.count} --epochs {args.epochs}: give at least 10 images and 1 epoch")
-    check_shares(args.photographed_share, args.scene_share, args.landscape_share, args.clutter_share,
-                 args.monument_share)
+    check_shares(**shares_of(args))
     jobs = check_shards(args.count, args.shards, args.jobs)
     start = load_checkpoint(args.start, "--start") if args.start else None
 
@@ -132,6 +135,7 @@ def main():
                    f"--photographed-share {args.photographed_share} --scene-share {args.scene_share} "
                    f"--landscape-share {args.landscape_share} --clutter-share {args.clutter_share} "
                    f"--monument-share {args.monument_share}")
+    set_command += f" --skyline-share {args.skyline_share}" if args.skyline_share > 0 else ""
     provenance = {"set": set_command + (f" --shards {args.shards}" if args.shards > 1 else ""),
                   "training": " ".join(["train.py", *command[2:]])}
     if start is not None:

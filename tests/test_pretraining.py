@@ -27,6 +27,7 @@ SCENE_COLOUR = (130, 130, 130)
 LANDSCAPE_COLOUR = (230, 110, 230)
 CLUTTER_COLOUR = (20, 230, 230)
 MONUMENT_COLOUR = (60, 0, 120)
+SKYLINE_COLOUR = (250, 160, 0)
 
 
 PHOTOGRAPHED_COLOUR = (250, 250, 10)
@@ -44,7 +45,8 @@ def stand_in_sources() -> pretraining.ObjectSources:
                                      [Image.new("RGB", (900, 600), SCENE_COLOUR)],
                                      [Image.new("RGB", (512, 200), LANDSCAPE_COLOUR)],
                                      [Image.new("RGB", (900, 600), CLUTTER_COLOUR)],
-                                     [Image.new("RGB", (900, 600), MONUMENT_COLOUR)])
+                                     [Image.new("RGB", (900, 600), MONUMENT_COLOUR)],
+                                     [Image.new("RGB", (512, 300), SKYLINE_COLOUR)])
 
 
 def test_set_layout_and_masks_mark_exactly_what_was_pasted(tmp_path):
@@ -62,7 +64,7 @@ def test_set_layout_and_masks_mark_exactly_what_was_pasted(tmp_path):
         background = ndimage.binary_erosion(mask == 0, iterations=3)
         distance = np.min([np.abs(image - colour).max(axis=2)
                            for colour in [*BACKGROUND_COLOURS, SCENE_COLOUR, LANDSCAPE_COLOUR, CLUTTER_COLOUR,
-                                          MONUMENT_COLOUR]], axis=0)
+                                          MONUMENT_COLOUR, SKYLINE_COLOUR]], axis=0)
         assert distance[background].max() < 40
     assert 0.03 < min(fractions) and max(fractions) < 0.7
 
@@ -108,8 +110,9 @@ def test_a_sources_file_builds_the_very_same_set_as_the_sources_it_was_saved_fro
     loaded = pretraining.load_sources(tmp_path / "sources.zip")
     assert [len(getattr(loaded, kind)) for kind in (*pretraining.SOURCE_PICTURES, "outlines")] == [
         len(getattr(sources, kind)) for kind in (*pretraining.SOURCE_PICTURES, "outlines")]
-    pretraining.write_set(tmp_path / "from_packages", 6, 3, sources, clutter_share=0.4, monument_share=0.5)
-    pretraining.write_set(tmp_path / "from_file", 6, 3, loaded, clutter_share=0.4, monument_share=0.5)
+    shares = {"clutter_share": 0.4, "monument_share": 0.5, "landscape_share": 0.8, "skyline_share": 0.5}
+    pretraining.write_set(tmp_path / "from_packages", 6, 3, sources, **shares)
+    pretraining.write_set(tmp_path / "from_file", 6, 3, loaded, **shares)
     assert set_bytes(tmp_path / "from_packages") == set_bytes(tmp_path / "from_file")
 
     (tmp_path / "not_sources.zip").write_text("hello")
@@ -205,6 +208,53 @@ def test_monument_share_zero_makes_the_set_before_monuments_and_more_puts_clutte
         assert path.read_bytes() == (tmp_path / "none" / path.relative_to(tmp_path / "earlier")).read_bytes()
     with pytest.raises(ValueError, match="monument_share > 0 needs monuments"):
         pretraining.write_set(tmp_path / "no_monuments", 2, 7, earlier, clutter_share=0.5, monument_share=0.5)
+
+
+def test_skyline_share_zero_makes_the_set_before_skylines_and_more_puts_landscapes_on_skylines(tmp_path):
+    sources = stand_in_sources()
+    shares = {"scene_share": 0.6, "landscape_share": 0.8}
+    pretraining.write_set(tmp_path / "none", 12, 5, sources, **shares, skyline_share=0)
+    pretraining.write_set(tmp_path / "most", 12, 5, sources, **shares, skyline_share=0.8)
+    assert pixels_of(SKYLINE_COLOUR, tmp_path / "none") == 0
+    assert pixels_of(SKYLINE_COLOUR, tmp_path / "most") > 30000  # at least half an image on a skyline
+    assert pixels_of(LANDSCAPE_COLOUR, tmp_path / "most") < pixels_of(LANDSCAPE_COLOUR, tmp_path / "none")
+    earlier = pretraining.ObjectSources(*[getattr(sources, name) for name in (
+        "photos", "drawn", "outlines", "photographed", "scenes", "landscapes", "clutter", "monuments")])
+    pretraining.write_set(tmp_path / "earlier", 12, 5, earlier, **shares)
+    assert set_bytes(tmp_path / "earlier") == set_bytes(tmp_path / "none")
+    with pytest.raises(ValueError, match="skyline_share > 0 needs skylines"):
+        pretraining.write_set(tmp_path / "no_skylines", 2, 5, earlier, **shares, skyline_share=0.5)
+
+
+def test_find_skylines_lays_each_piece_with_the_rows_above_its_ground_over_two_different_skies(tmp_path):
+    panorama_piece(tmp_path / "field" / "field1.png", sky_rows=60)  # a tree from row 40, ground from row 60
+    panorama_piece(tmp_path / "field" / "field2.png", sky_rows=100, height=300)
+    panorama_piece(tmp_path / "field" / "field3.png", sky_rows=30, height=80)  # too low for a scene: left out
+    panorama_piece(tmp_path / "field" / "field4.png", sky_rows=160)  # no ground at all: left out
+    sky_colours = [(200, 40, 40), (40, 200, 40), (40, 40, 200)]
+    skies = []
+    for index, colour in enumerate(sky_colours):
+        skies.append(tmp_path / "skies" / f"sky{index}.png")
+        skies[-1].parent.mkdir(exist_ok=True)
+        Image.new("RGB", (512, 512), colour).save(skies[-1])
+    found = pretraining.find_skylines(tmp_path, ("field",), (), tuple(skies))
+    # field1: the whole 160 rows (the tree's 40 rows above the ground are more than 0.6 x 120 can reach);
+    # field2: from row 100 - 20 (its tree) - 0.6 x 220 = -52, so again from the top
+    assert [picture.size for picture in found] == [(200, 160)] * 2 + [(200, 300)] * 2
+    for (first, second), tree_row in ((found[0:2], 45), (found[2:4], 85)):
+        assert first.getpixel((0, 0)) != second.getpixel((0, 0))  # two different skies
+        assert {first.getpixel((0, 0)), second.getpixel((0, 0))} <= set(sky_colours)
+        for picture in (first, second):  # the tree and the ground over the sky
+            assert picture.getpixel((55, tree_row)) == (20, 60, 20)
+            assert picture.getpixel((10, picture.height - 1)) == (90, 140, 60)
+    assert [np.asarray(a).tolist() == np.asarray(b).tolist()
+            for a, b in zip(found, pretraining.find_skylines(tmp_path, ("field",), (), tuple(skies)))] == [True] * 4
+    high = Image.fromarray(np.zeros((400, 200, 4), dtype=np.uint8))
+    high.paste((90, 140, 60, 255), (0, 300, 200, 400))  # 300 rows of sky above 100 of ground
+    assert pretraining.skyline_piece(high).size == (200, 160)  # from row 300 - 0.6 x 100 = 240
+    skies[1].unlink()
+    with pytest.raises(UserError, match="sky1.png: not found; install the skies with: .*extremetuxracer-data"):
+        pretraining.find_skylines(tmp_path, ("field",), (), tuple(skies))
 
 
 def test_find_monuments_reads_the_photographs_packed_in_a_qt_resource_file(tmp_path):
@@ -366,6 +416,9 @@ def test_pretrain_refuses_a_tiny_set_and_a_share_out_of_range(tmp_path, monkeypa
     monkeypatch.setattr("sys.argv", ["pretrain.py", "--monument-share", "-0.1", "--work", str(tmp_path)])
     with pytest.raises(UserError, match="--monument-share -0.1: give a share from 0 to 1"):
         pretrain.main()
+    monkeypatch.setattr("sys.argv", ["pretrain.py", "--skyline-share", "1.2", "--work", str(tmp_path)])
+    with pytest.raises(UserError, match="--skyline-share 1.2: give a share from 0 to 1"):
+        pretrain.main()
 
 
 def fake_training(commands: list) -> Callable[[list[str]], object]:
@@ -407,6 +460,11 @@ def test_pretrain_trains_from_random_weights_or_from_start_and_records_how(tmp_p
                                       f"--monument-share {pretraining.MONUMENT_SHARE}")
     assert "--load" in provenance["training"]
     assert "--shards" not in provenance["set"]  # a set in one piece keeps the command it always had
+    monkeypatch.setattr("sys.argv", ["pretrain.py", "--epochs", "1", "--work", str(tmp_path / "c"), "--out",
+                                     str(tmp_path / "third.pth"), "--skyline-share", "0.67"])
+    pretrain.main()
+    assert torch.load(tmp_path / "third.pth", weights_only=True)["pretraining"]["set"].endswith(
+        "--monument-share 0.0 --skyline-share 0.67")
 
 
 def test_pretrain_passes_the_gpu_flags_to_train_py_and_records_the_shards(tmp_path, monkeypatch):
@@ -467,8 +525,7 @@ def test_the_shipped_weights_record_every_stage_with_a_command_todays_scripts_ac
         assert program == "make_pretraining_data.py" and stage["training"].startswith("train.py ")
         monkeypatch.setattr("sys.argv", [program, *flags, "--out", "unused"])
         args = pretraining.get_args()
-        pretraining.check_shares(args.photographed_share, args.scene_share, args.landscape_share,
-                                 args.clutter_share, args.monument_share)
+        pretraining.check_shares(**pretraining.shares_of(args))
         pretraining.check_shards(args.count, args.shards, 1)
         assert args.count >= 12000
         stage, stages = stage.get("start"), stages + 1
