@@ -82,7 +82,8 @@ MONUMENT_SHARE = 0.0  # of the backgrounds with unmarked things (0 gives the ear
 # Skylines: a landscape piece with the rows above its ground (trees, a barn, a distant ridge against the sky) laid
 # over a sky (Extreme Tux Racer's cloudy, sunny and evening views, Tux Paint's clouds). The benchmark's hardest test
 # photograph is mountains under clouds, whose bright, sharp-edged peaks and clouds a model that never saw a sky
-# marks as things; the landscapes above are the ground alone.
+# marks as things; the landscapes above are the ground alone. Off by default: short stages with them scored no
+# higher, on that photograph or overall (docs/image-experiments.md, round 10).
 SKIES = tuple(SKY_FOLDER / weather / f"{view}.png" for weather in ("cloudy", "sunny", "evening")
               for view in ("front", "left", "right")) + (SCENE_FOLDER / "sun_behind_clouds.jpg",)
 SKIES_PER_SKYLINE = 2  # each piece over two different skies
