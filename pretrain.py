@@ -22,8 +22,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from make_pretraining_data import (CLUTTER_SHARE, LANDSCAPE_SHARE, MONUMENT_SHARE, PHOTOGRAPHED_SHARE, SCENE_SHARE,
-                                   SKYLINE_SHARE, check_shards, check_shares, get_sources, shares_of, write_shards)
+from make_pretraining_data import (CLUTTER_SHARE, DECOY_SHARE, LANDSCAPE_SHARE, MONUMENT_SHARE, PHOTOGRAPHED_SHARE,
+                                   SCENE_SHARE, SKYLINE_SHARE, check_shards, check_shares, get_sources, shares_of,
+                                   write_shards)
 from train import PRETRAINED_WEIGHTS
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.errors import UserError, run_cli
@@ -53,6 +54,8 @@ def get_args():
                         help="Share of those backgrounds that are monuments (make_pretraining_data.py)")
     parser.add_argument("--skyline-share", type=float, default=SKYLINE_SHARE,
                         help="Share of the landscape backgrounds that are skylines over a sky (make_pretraining_data.py)")
+    parser.add_argument("--decoy-share", type=float, default=DECOY_SHARE,
+                        help="Share of the images with unmarked decoys below the objects (make_pretraining_data.py)")
     parser.add_argument("--shards", type=int, default=1,
                         help="Make the set in this many pieces, written by --jobs processes (make_pretraining_data.py)")
     parser.add_argument("--jobs", "-j", type=int, default=None,
@@ -81,6 +84,8 @@ def build_set(folder: Path, count: int, seed: int, shards: int, jobs: int, share
         settings.update(clutter_share=shares["clutter_share"], monument_share=shares["monument_share"])
     if shares["skyline_share"] > 0:  # likewise for a set made before the skylines
         settings.update(skyline_share=shares["skyline_share"])
+    if shares["decoy_share"] > 0:  # and before the decoys
+        settings.update(decoy_share=shares["decoy_share"])
     if shards > 1:  # likewise for a set made in one piece
         settings.update(shards=shards)
     manifest = folder / "set.json"
@@ -136,6 +141,7 @@ def main():
                    f"--landscape-share {args.landscape_share} --clutter-share {args.clutter_share} "
                    f"--monument-share {args.monument_share}")
     set_command += f" --skyline-share {args.skyline_share}" if args.skyline_share > 0 else ""
+    set_command += f" --decoy-share {args.decoy_share}" if args.decoy_share > 0 else ""
     provenance = {"set": set_command + (f" --shards {args.shards}" if args.shards > 1 else ""),
                   "training": " ".join(["train.py", *command[2:]])}
     if start is not None:

@@ -3,6 +3,7 @@ in the Carvana layout with masks that mark exactly what was pasted, is the same 
 photograph; the export keeps the weights in half precision in a file train.py --load and predict.py read."""
 import io
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import make_pretraining_data as pretraining
 import pretrain
 from train import PRETRAINED_WEIGHTS
 from unet import UNet
-from utils.compositing import make_example
+from utils.compositing import decoy_patch, make_example, placed_object
 from utils.data_loading import load_image, mask_to_array
 from utils.errors import UserError
 from utils.qt_resources import pack_qt_resources
@@ -226,6 +227,78 @@ def test_skyline_share_zero_makes_the_set_before_skylines_and_more_puts_landscap
         pretraining.write_set(tmp_path / "no_skylines", 2, 5, earlier, **shares, skyline_share=0.5)
 
 
+def unmarked_colours(folder: Path) -> list[int]:
+    """For each image of a set: how many of the stand-in photographs' colours its unmarked pixels show (away from
+    the outlines, 200 pixels at least)."""
+    counts = []
+    for image_path in sorted(folder.glob("imgs/*.jpg")):
+        mask = mask_to_array(load_image(folder / "masks" / f"{image_path.stem}_mask.gif"))
+        image = np.asarray(load_image(image_path), dtype=np.int16)
+        background = ndimage.binary_erosion(mask == 0, iterations=3)
+        counts.append(sum(int(((np.abs(image - colour).max(axis=2) < 30) & background).sum() >= 200)
+                          for colour in [*BACKGROUND_COLOURS, SCENE_COLOUR, LANDSCAPE_COLOUR]))
+    return counts
+
+
+def test_decoy_share_zero_makes_the_set_before_decoys_and_more_pastes_patches_of_photographs_unmarked(tmp_path):
+    sources = stand_in_sources()
+    shares = {"scene_share": 0.5, "landscape_share": 0.5}
+    pretraining.write_set(tmp_path / "before", 12, 4, sources, **shares)
+    pretraining.write_set(tmp_path / "none", 12, 4, sources, **shares, decoy_share=0)
+    pretraining.write_set(tmp_path / "all", 12, 4, sources, **shares, decoy_share=1)
+    assert set_bytes(tmp_path / "none") == set_bytes(tmp_path / "before")
+    assert max(unmarked_colours(tmp_path / "none")) == 1  # one photograph behind each image, nothing else unmarked
+    # Decoys of another photograph show its colour among the unmarked pixels (those of the background's own
+    # photograph cannot be seen on these flat pictures)...
+    assert sum(count >= 2 for count in unmarked_colours(tmp_path / "all")) >= 3
+    for image_path in sorted((tmp_path / "all" / "imgs").glob("*.jpg")):
+        mask = mask_to_array(load_image(tmp_path / "all" / "masks" / f"{image_path.stem}_mask.gif"))
+        image = np.asarray(load_image(image_path), dtype=np.int16)
+        marked = ndimage.binary_erosion(mask == 255, iterations=3)
+        # ...and the mask still marks the objects only: never a decoy (a photograph's flat colour) left uncovered.
+        photograph = np.min([np.abs(image - colour).max(axis=2) for colour in
+                             [*BACKGROUND_COLOURS, SCENE_COLOUR, LANDSCAPE_COLOUR]], axis=0) < 30
+        red_or_yellow = (np.abs(image - (240, 20, 20)).max(axis=2) < 40) | \
+            (np.abs(image - PHOTOGRAPHED_COLOUR).max(axis=2) < 40)
+        assert not (marked & red_or_yellow & photograph).any()
+        assert not (ndimage.binary_erosion(mask == 0, iterations=3) & red_or_yellow).any()
+
+
+def test_decoy_patch_is_an_irregular_blob_of_its_texture_and_an_empty_one_is_placed_transparent():
+    texture = Image.new("RGB", (400, 300), PHOTOGRAPHED_COLOUR)
+    patches = [decoy_patch(texture, np.random.default_rng(seed)) for seed in range(8)]
+    assert all(patch.size == (200, 200) and patch.mode == "RGBA" for patch in patches)
+    opaque = [np.asarray(patch.getchannel("A")) > 127 for patch in patches]
+    assert all(np.abs(np.asarray(patch)[..., :3].astype(int) - PHOTOGRAPHED_COLOUR).max() < 3 for patch in patches)
+    areas = [mask.mean() for mask in opaque]
+    assert 0.05 < np.median(areas) < 0.8 and len({round(area, 3) for area in areas}) == 8  # blobs, each its own
+    again = decoy_patch(texture, np.random.default_rng(3))
+    assert np.array_equal(np.asarray(again), np.asarray(patches[3]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by zero for a blob that came out empty
+        placed = placed_object(Image.new("RGBA", (200, 200), (0, 0, 0, 0)), np.random.default_rng(0))
+    assert placed.shape == (200, 300, 4) and placed[..., 3].max() == 0
+
+
+def test_make_example_pastes_decoys_below_the_objects_and_leaves_them_out_of_the_mask():
+    background = Image.new("RGB", (900, 600), BACKGROUND_COLOURS[0])
+    texture = Image.new("RGB", (900, 600), LANDSCAPE_COLOUR)
+    disc = Image.new("RGBA", (90, 90), (0, 0, 0, 0))
+    ImageDraw.Draw(disc).ellipse((0, 0, 89, 89), fill=(240, 20, 20, 255))
+    seen_decoy = 0
+    for seed in range(6):
+        image, mask = make_example(background, [disc], np.random.default_rng(seed), 1.0, [texture])
+        pixels, marked = np.asarray(image, dtype=np.int16), np.asarray(mask) == 255
+        decoy = np.abs(pixels - LANDSCAPE_COLOUR).max(axis=2) < 30
+        disc_pixels = np.abs(pixels - (240, 20, 20)).max(axis=2) < 30
+        assert not (decoy & marked).any() and np.array_equal(disc_pixels, disc_pixels & marked)
+        seen_decoy += int(decoy.sum() > 200)
+        plain, _ = make_example(background, [disc], np.random.default_rng(seed))
+        share_zero, _ = make_example(background, [disc], np.random.default_rng(seed), 0.0, [texture])
+        assert plain.tobytes() == share_zero.tobytes()
+    assert seen_decoy >= 2
+
+
 def test_find_skylines_lays_each_piece_with_the_rows_above_its_ground_over_two_different_skies(tmp_path):
     panorama_piece(tmp_path / "field" / "field1.png", sky_rows=60)  # a tree from row 40, ground from row 60
     panorama_piece(tmp_path / "field" / "field2.png", sky_rows=100, height=300)
@@ -419,6 +492,9 @@ def test_pretrain_refuses_a_tiny_set_and_a_share_out_of_range(tmp_path, monkeypa
     monkeypatch.setattr("sys.argv", ["pretrain.py", "--skyline-share", "1.2", "--work", str(tmp_path)])
     with pytest.raises(UserError, match="--skyline-share 1.2: give a share from 0 to 1"):
         pretrain.main()
+    monkeypatch.setattr("sys.argv", ["pretrain.py", "--decoy-share", "1.5", "--work", str(tmp_path)])
+    with pytest.raises(UserError, match="--decoy-share 1.5: give a share from 0 to 1"):
+        pretrain.main()
 
 
 def fake_training(commands: list) -> Callable[[list[str]], object]:
@@ -465,6 +541,11 @@ def test_pretrain_trains_from_random_weights_or_from_start_and_records_how(tmp_p
     pretrain.main()
     assert torch.load(tmp_path / "third.pth", weights_only=True)["pretraining"]["set"].endswith(
         "--monument-share 0.0 --skyline-share 0.67")
+    monkeypatch.setattr("sys.argv", ["pretrain.py", "--epochs", "1", "--work", str(tmp_path / "d"), "--out",
+                                     str(tmp_path / "fourth.pth"), "--decoy-share", "0.5"])
+    pretrain.main()
+    assert torch.load(tmp_path / "fourth.pth", weights_only=True)["pretraining"]["set"].endswith(
+        "--monument-share 0.0 --decoy-share 0.5")
 
 
 def test_pretrain_passes_the_gpu_flags_to_train_py_and_records_the_shards(tmp_path, monkeypatch):
