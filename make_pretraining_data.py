@@ -91,8 +91,8 @@ SKIES_PER_SKYLINE = 2  # each piece over two different skies
 SKY_ABOVE_GROUND = 0.6  # rows kept above a piece's highest opaque row, as a share of the rows from there down
 MIN_SKYLINE_HEIGHT = 96  # pixels: a lower piece is a strip of horizon, not a scene
 SKYLINE_SHARE = 0.0  # of the landscape backgrounds are skylines (0 gives the earlier sets, image for image)
-# Of the images with unmarked decoys (0 gives the earlier sets, image for image). Off: in one short stage they
-# lifted the mountain test photograph from 0.54 to 0.62 but the ten-draw mean only by 0.003 (round 11).
+# Of the images with unmarked decoys (0 gives the earlier sets, image for image). Off: in short CPU stages they
+# lifted the ten-draw mean by 0.003-0.004, less than a stage's own spread (docs/image-experiments.md, round 11).
 DECOY_SHARE = 0.0
 MIN_LANDSCAPE_SIDE = 64  # pixels: a thinner band of ground is a strip, not a scene
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
