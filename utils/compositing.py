@@ -95,7 +95,8 @@ def make_example(background: Image.Image, cut_outs: list[Image.Image], rng: np.r
     if decoy_share > 0 and rng.random() < decoy_share:  # no draw at 0: the sets made before, image for image
         for _ in range(int(rng.integers(1, 3))):
             # Half of them from the background's own photograph: then only the edge is out of place.
-            texture = background if rng.random() < 0.5 else decoy_textures[int(rng.integers(len(decoy_textures)))]
+            own = rng.random() < 0.5 or not decoy_textures
+            texture = background if own else decoy_textures[int(rng.integers(len(decoy_textures)))]
             picture, _ = _paste(picture, placed_object(decoy_patch(texture, rng), rng))
     covered = np.zeros(picture.shape[:2], dtype=np.float32)
     for cut_out in cut_outs:
