@@ -2,40 +2,19 @@
 
     python3 evaluate.py -m checkpoints/checkpoint_epoch10.pth --data-dir data --csv scores.csv
 
-score_images() is also train.py's validation step, so the validation Dice in the training log is the mean this
-script prints for the same images.
+train.py validates with the same utils.inference.score_images, so the validation Dice in the training log is the
+mean this script prints for the same images.
 """
 import argparse
 import csv
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
-from predict import add_tta_arguments, check_tta_scales, predict_img
-from utils.data_loading import BasicDataset, check_scale, load_image
+from utils.data_loading import BasicDataset, check_scale
 from utils.device import pick_device
-from utils.dice_score import dice_iou_per_image
 from utils.errors import run_cli
-from utils.model_loading import load_unet, training_scale
-
-
-@torch.inference_mode()
-def score_images(net: torch.nn.Module, dataset: BasicDataset, indices: Sequence[int], device: torch.device,
-                 scale: float, mask_threshold: float = 0.5, tta: bool = False,
-                 tta_scales: Sequence[float] = ()) -> list[tuple[str, float, float]]:
-    """(name, Dice, IoU) of each image: predicted exactly as predict.py does (at `scale`, the probabilities
-    resized back to the image's own size) and compared with its mask at full size, whatever the dataset's scale.
-    Dice and IoU are averaged over the foreground classes."""
-    rows = []
-    for index in indices:
-        pred = predict_img(net, load_image(dataset.image_files[index]), device, scale, mask_threshold, tta,
-                           tta_scales)
-        truth = torch.from_numpy(dataset.mask_classes(index))
-        dice, iou = dice_iou_per_image(torch.from_numpy(pred)[None], truth[None], net.n_classes)
-        rows.append((dataset.ids[index], dice.item(), iou.item()))
-    return rows
+from utils.image_checkpoint import load_unet, training_scale
+from utils.inference import add_tta_arguments, check_tta_scales, score_images
 
 
 def get_args() -> argparse.Namespace:

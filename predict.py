@@ -6,7 +6,6 @@ Loads train.py checkpoints and milesial/Pytorch-UNet's published ones (e.g. the 
 """
 import argparse
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -14,62 +13,16 @@ import matplotlib
 matplotlib.use("Agg")  # draw to files, no screen needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from utils.data_loading import IMAGE_EXTENSIONS, check_scale, classes_to_mask, image_to_tensor, load_image  # noqa: E402
+from utils.data_loading import IMAGE_EXTENSIONS, check_scale, classes_to_mask, load_image  # noqa: E402
 from utils.device import pick_device  # noqa: E402
-from utils.dice_score import class_probabilities, probabilities_to_classes  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402
-from utils.model_loading import load_unet, training_scale  # noqa: E402
+from utils.image_checkpoint import load_unet, training_scale  # noqa: E402
+from utils.inference import add_tta_arguments, check_tta_scales, predict_img  # noqa: E402
 from utils.plotting import save_figure  # noqa: E402
 
 OUTPUT_SUFFIX = "_OUT"
-
-
-@torch.inference_mode()
-def predict_img(net: torch.nn.Module, full_img: Image.Image, device: torch.device, scale_factor: float = 0.5,
-                out_threshold: float = 0.5, tta: bool = False, tta_scales: Sequence[float] = ()) -> np.ndarray:
-    """Class index of every pixel, (H, W) at the image's own size whatever the scale the model saw.
-
-    tta: also predict the mirrored image and average the two probabilities (the mirrored one mirrored back), so
-    errors that depend on which way the object faces partly cancel; twice the time.
-    tta_scales: also predict at these fractions of scale_factor (each mirrored too, with tta) and average all the
-    probabilities at full size: a thing of another size than the training ones is seen at a size closer to them.
-    """
-    net.eval()
-    probabilities = None
-    for fraction in (1.0, *tta_scales):
-        image = image_to_tensor(full_img, scale_factor * fraction).unsqueeze(0).to(device=device, dtype=torch.float32)
-        views = [class_probabilities(net(image))]
-        if tta:
-            views.append(class_probabilities(net(image.flip(-1))).flip(-1))
-        for view in views:
-            # Resize the probabilities, not the classes, so the mask edges stay smooth at full size.
-            view = F.interpolate(view, size=(full_img.size[1], full_img.size[0]), mode="bilinear")
-            probabilities = view if probabilities is None else probabilities + view
-    probabilities /= (1 + len(tta_scales)) * (2 if tta else 1)
-    return probabilities_to_classes(probabilities, out_threshold)[0].cpu().numpy()
-
-
-def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
-    """--tta and --tta-scales, the same for predict.py and evaluate.py."""
-    parser.add_argument("--tta", action="store_true",
-                        help="Flip test-time augmentation: average the predictions of the image and its mirror "
-                             "image (twice the time)")
-    parser.add_argument("--tta-scales", type=float, nargs="+", default=[], metavar="FRACTION",
-                        help="Also predict at these fractions of --scale and average, e.g. --tta --tta-scales 0.75 "
-                             "(4 predictions per image)")
-
-
-def check_tta_scales(fractions: Sequence[float], scale: float) -> None:
-    """Fractions below 1 only: the full scale is always predicted, and enlarging helped little for its cost."""
-    for fraction in fractions:
-        if not 0 < fraction < 1:
-            raise UserError(f"--tta-scales {fraction:g}: fractions of --scale between 0 and 1 (the full --scale is "
-                            "always predicted), e.g. --tta-scales 0.75")
-        check_scale(scale * fraction)
 
 
 def mask_to_image(mask: np.ndarray, mask_values: list, n_classes: int) -> Image.Image:

@@ -25,7 +25,7 @@ from pathlib import Path
 from make_pretraining_data import (CLUTTER_SHARE, DECOY_SHARE, LANDSCAPE_SHARE, MONUMENT_SHARE, PHOTOGRAPHED_SHARE,
                                    SCENE_SHARE, SKYLINE_SHARE, check_shards, check_shares, get_sources, shares_of,
                                    write_shards)
-from train import PRETRAINED_WEIGHTS
+from utils.image_checkpoint import PRETRAINED_WEIGHTS
 from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.errors import UserError, run_cli
 

@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,6 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
-from evaluate import score_images
 from unet import NORMS, UNet
 from utils.cli import DefaultsHelpFormatter
 from utils.checkpoint import prepare_checkpoint_dir_once, save_checkpoint
@@ -35,7 +35,9 @@ from utils.device import autocast, grad_scaler, memory_format, pick_device, prec
 from utils.dice_score import dice_loss
 from utils.distributed import all_reduce_mean, all_reduce_sum, cleanup_distributed, finish_distributed, setup_distributed
 from utils.errors import UserError, raise_if_interrupted, run_cli
-from utils.model_loading import load_image_checkpoint, load_unet, load_weights
+from utils.image_checkpoint import (PRETRAINED_WEIGHTS, load_unet, make_checkpoint, read_training_state,
+                                    shipped_weights_path, unet_from_checkpoint)
+from utils.inference import score_images
 from utils.plotting import plot_training_curves
 from utils.wandb_logging import init_wandb
 
@@ -82,9 +84,6 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--augmentation", choices=sorted(AUGMENTATIONS), default="strong",
                         help="How far the augmentation goes: strong (rotations up to 30 degrees, crops down to 35%% "
                              "of the area, hue shifts, blur), or light (the tutorial's first version)")
-    parser.add_argument("--copy-paste", type=float, default=0.0, metavar="P",
-                        help="With this probability, paste the objects of another training image (augmented on "
-                             "its own) over a training image; 0 = off")
     parser.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=True,
                         help="Start from the shipped weights pretrained/unet_objects.pth (a U-Net, --base-channels "
                              "32, that learnt to mark objects pasted on photographs: made by pretrain.py); "
@@ -225,8 +224,7 @@ def build_model(args: argparse.Namespace, resume_checkpoint: dict | None) -> UNe
     """The --resume run's U-Net, --load's, the pretrained one (the default), or a new one with random weights.
     Architecture flags left out (None) are filled in with the U-Net's own values, so checkpoints record them."""
     if resume_checkpoint is not None:
-        net = UNet(**resume_checkpoint["model_config"])
-        load_weights(net, resume_checkpoint["state_dict"], args.resume, "--resume")
+        net = unet_from_checkpoint(resume_checkpoint, args.resume, "--resume")
         take_architecture(args, net, f"--resume {args.resume}: keeping the run's layers")
         return net
     if args.load:
@@ -256,7 +254,6 @@ def default_learning_rate(args: argparse.Namespace, resume_checkpoint: dict | No
     return FINE_TUNE_LR if args.load or args.pretrained else RANDOM_START_LR
 
 
-PRETRAINED_WEIGHTS = Path("pretrained") / "unet_objects.pth"  # in the repository, beside this script
 # Flags that shape the U-Net: the UNet attribute each one sets, and its value when training from random weights.
 ARCHITECTURE_FLAGS = {"bilinear": ("bilinear", False), "base_channels": ("base_channels", 64),
                       "input_norm": ("normalize_input", True), "norm": ("norm", "ibn")}
@@ -274,12 +271,12 @@ def take_architecture(args: argparse.Namespace, net: UNet, reason: str) -> None:
 
 
 def pretrained_model(args: argparse.Namespace) -> UNet | None:
-    """The shipped pretrained U-Net (made by pretrain.py), with a new output layer when --classes differs from
-    its 2; None when an architecture flag asks for another U-Net, which then starts from random weights."""
-    path = Path(__file__).resolve().parent / PRETRAINED_WEIGHTS
+    """The shipped pretrained U-Net (made by pretrained/pretrain.py), with a new output layer when --classes differs
+    from its 2; None when an architecture flag asks for another U-Net, which then starts from random weights."""
+    path = shipped_weights_path()
     if not path.is_file():
         raise UserError(f"{path}: pretrained weights not found; restore them with git checkout {PRETRAINED_WEIGHTS}, "
-                        "make them with python3 pretrain.py, or add --no-pretrained")
+                        "make them with python3 -m pretrained.pretrain, or add --no-pretrained")
     pretrained, _, _ = load_unet(path, "pretrained weights")
     for flag, (attribute, _) in ARCHITECTURE_FLAGS.items():
         value, given = getattr(pretrained, attribute), getattr(args, flag)
@@ -302,16 +299,7 @@ def pretrained_model(args: argparse.Namespace) -> UNet | None:
 
 def load_resume_checkpoint(args: argparse.Namespace) -> dict:
     """The --resume file, checked to hold a full training state that has epochs left to train."""
-    checkpoint = load_image_checkpoint(args.resume, "--resume")
-    if "state_dict" in checkpoint and "optimizer" not in checkpoint:  # a checkpoint_epochN.pth
-        raise UserError(f"--resume {args.resume}: holds only the weights (for predict.py and evaluate.py), not the "
-                        f"optimizer state; resume from {Path(args.resume).parent / 'last.pth'} (or INTERRUPTED.pth), "
-                        f"or start a new run from these weights with --load {args.resume}")
-    missing = [key for key in ("state_dict", "model_config", "optimizer", "epoch", "history")
-               if key not in checkpoint]
-    if missing:
-        raise UserError(f"--resume {args.resume}: not a train.py checkpoint (no {', '.join(missing)}); "
-                        f"use --load {args.resume} to start a new run from its weights")
+    checkpoint = read_training_state(args.resume, "--resume")
     if checkpoint["epoch"] >= args.epochs:
         raise UserError(f"--resume {args.resume}: already trained for {checkpoint['epoch']} epochs; "
                         f"give --epochs larger than {checkpoint['epoch']}")
@@ -320,7 +308,7 @@ def load_resume_checkpoint(args: argparse.Namespace) -> dict:
 
 # How a run trained before these flags existed: a --resume of its last.pth carries on the same way.
 SETTINGS_BEFORE_FLAGS = {"augmentation": "light", "schedule": "plateau", "warmup_epochs": 1.0, "ema": 0.0,
-                         "copy_paste": 0.0, "norm": "batch"}
+                         "norm": "batch"}
 
 
 def continue_with_run_settings(args: argparse.Namespace, checkpoint: dict) -> None:
@@ -340,41 +328,72 @@ def check_resume_mask_values(checkpoint: dict, args: argparse.Namespace, mask_va
                         f"but --data-dir {args.data_dir} has {mask_values}; resume on the same data")
 
 
-def make_checkpoint(model: UNet, epoch: int, history: dict, mask_values: list, args: argparse.Namespace,
-                    validation_names: list[str]) -> dict:
-    """checkpoint_epochN.pth: what predict.py and evaluate.py need (a third of last.pth's size, no optimizer), and
-    the names of the validation images (to score them again with evaluate.py). Only tensors and plain Python
-    values, so torch.load(weights_only=True) can read it back."""
-    return {
-        "state_dict": model.state_dict(),
-        "model_config": model.config(),
-        "mask_values": mask_values,
-        "epoch": epoch,
-        "history": history,
-        "args": vars(args),
-        "validation images": validation_names,
-    }
+@dataclass
+class TrainingRun:
+    """What a run carries from epoch to epoch: the model and its optimizer, the data, where it saves."""
+    args: argparse.Namespace
+    device: torch.device
+    rank: int
+    world_size: int
+    model: UNet
+    net: torch.nn.Module  # the model itself, or wrapped in DistributedDataParallel under torchrun
+    layout: torch.memory_format
+    checkpoint_dir: Path
+    train_loader: DataLoader
+    train_sampler: DistributedSampler | None
+    val_set: Subset
+    mask_values: list
+    validation_names: list[str]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
+    scaler: torch.amp.GradScaler
+    ema: AveragedModel | None
+    history: dict = field(default_factory=lambda: {"train loss": [], "validation Dice": []})
+    start_epoch: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        """Only the first process logs, saves and plots."""
+        return self.rank == 0
+
+    @property
+    def final_model(self) -> UNet:
+        """The weights that are validated and saved for predict.py: the average, with --ema."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def checkpoint(self, model: UNet, epoch: int, with_training_state: bool = False) -> dict:
+        """checkpoint_epochN.pth (what predict.py and evaluate.py need), or with the training state last.pth and
+        INTERRUPTED.pth: the weights as trained plus the optimizer (AdamW keeps two numbers per weight), schedule,
+        loss scaling and the --ema average, so that --resume continues exactly where the run stopped."""
+        training = None
+        if with_training_state:
+            training = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                        "grad_scaler": self.scaler.state_dict(),
+                        "ema": self.ema.state_dict() if self.ema is not None else {}}
+        return make_checkpoint(model, self.mask_values, args=vars(self.args), epoch=epoch, history=self.history,
+                               validation_images=self.validation_names, training=training)
 
 
-def make_training_state(model: UNet, optimizer, scheduler, scaler, ema: AveragedModel | None, epoch: int,
-                        history: dict, mask_values: list, args: argparse.Namespace,
-                        validation_names: list[str]) -> dict:
-    """last.pth and INTERRUPTED.pth: make_checkpoint of the weights as trained plus the optimizer (AdamW keeps two
-    numbers per weight), schedule, loss scaling and the --ema average, so that --resume continues exactly where
-    the run stopped."""
-    return {
-        **make_checkpoint(model, epoch, history, mask_values, args, validation_names),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "grad_scaler": scaler.state_dict(),
-        "ema": ema.state_dict() if ema is not None else {},
-    }
+def make_loaders(args: argparse.Namespace, world_size: int, device: torch.device
+                 ) -> tuple[DataLoader, DistributedSampler | None, Subset, list]:
+    """The images split into training and validation; the training loader gives each process its own share of
+    them under torchrun."""
+    data_dir = Path(args.data_dir)
+    train_set, val_set, mask_values = split_dataset(
+        data_dir / "imgs", data_dir / "masks", args.scale, None, args.classes, args.val, args.seed, args.augment,
+        args.augmentation
+    )
+    train_sampler = DistributedSampler(train_set, seed=args.seed) if world_size > 1 else None
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=train_sampler is None,
+                              sampler=train_sampler, generator=torch.Generator().manual_seed(args.seed),
+                              num_workers=args.workers, pin_memory=device.type == "cuda")
+    return train_loader, train_sampler, val_set, mask_values
 
 
-def train_model(args: argparse.Namespace, rank: int, world_size: int, device: torch.device) -> None:
-    is_main = rank == 0  # only the first process logs, saves and plots
-
-    # 1. Build the model (new, --load weights, or the --resume run's): bad checkpoints stop the run here
+def set_up_run(args: argparse.Namespace, rank: int, world_size: int, device: torch.device) -> TrainingRun:
+    """The model (new, --load weights or the --resume run's), its folder, the data and the optimizer: every bad
+    checkpoint, folder or image stops the run here, before any training."""
+    # 1. Build the model: bad checkpoints stop the run here
     resume = load_resume_checkpoint(args) if args.resume else None
     if resume is not None:
         continue_with_run_settings(args, resume)
@@ -385,140 +404,162 @@ def train_model(args: argparse.Namespace, rank: int, world_size: int, device: to
     # 2. The run's own folder: an earlier run's checkpoints there stop this one (or go, with --overwrite)
     checkpoint_dir = prepare_checkpoint_dir_once(args.checkpoint_dir, args.resume, args.overwrite)
 
-    # 3. Create the dataset and split it into training and validation images
-    data_dir = Path(args.data_dir)
-    train_set, val_set, mask_values = split_dataset(
-        data_dir / "imgs", data_dir / "masks", args.scale, None, args.classes, args.val, args.seed, args.augment,
-        args.augmentation, args.copy_paste
-    )
+    # 3. Split the images into training and validation, and make the training loader
+    train_loader, train_sampler, val_set, mask_values = make_loaders(args, world_size, device)
     if resume is not None:
         check_resume_mask_values(resume, args, mask_values)
 
-    # 4. Create the data loaders (each process gets its own share of the images under torchrun)
-    train_sampler = DistributedSampler(train_set, seed=args.seed) if world_size > 1 else None
-    loader_args = dict(batch_size=args.batch_size, num_workers=args.workers, pin_memory=device.type == "cuda")
-    train_loader = DataLoader(train_set, shuffle=train_sampler is None, sampler=train_sampler,
-                              generator=torch.Generator().manual_seed(args.seed), **loader_args)
-    validation_names = [val_set.dataset.ids[index] for index in val_set.indices]
-
-    # 5. Move the model to the device, channels_last only where autocast computes in bf16/fp16
+    # 4. Move the model to the device, channels_last only where autocast computes in bf16/fp16
     #    (utils.device.memory_format says why)
     layout = memory_format(device, args.amp)
     model.to(device=device, memory_format=layout)
     net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if world_size > 1 else model
 
-    # 6. Set up the optimizer, the learning-rate schedule and the fp16 loss scaling
+    # 5. The optimizer, the learning-rate schedule, the fp16 loss scaling and the weight average
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    scheduler = make_scheduler(optimizer, args, len(train_loader))
-    scaler = grad_scaler(device, args.amp)
-    ema = make_ema(model, args.ema) if args.ema else None
-    history = {"train loss": [], "validation Dice": []}
-    start_epoch = 1
+    run = TrainingRun(args, device, rank, world_size, model, net, layout, checkpoint_dir, train_loader,
+                      train_sampler, val_set, mask_values, [val_set.dataset.ids[index] for index in val_set.indices],
+                      optimizer, make_scheduler(optimizer, args, len(train_loader)), grad_scaler(device, args.amp),
+                      make_ema(model, args.ema) if args.ema else None)
     if resume is not None:
-        optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
-        if resume.get("grad_scaler"):  # empty when the run so far had no fp16 loss scaling (CPU, no --amp)
-            scaler.load_state_dict(resume["grad_scaler"])
-        if ema is not None and resume.get("ema"):
-            ema.load_state_dict(resume["ema"])
-        history = resume["history"]
-        start_epoch = resume["epoch"] + 1
-        logging.info(f"Resuming {args.resume} from epoch {start_epoch}")
+        restore_training_state(run, resume)
+    return run
 
+
+def restore_training_state(run: TrainingRun, resume: dict) -> None:
+    """--resume: the optimizer, schedule, loss scaling, weight average and history as the run left them."""
+    run.optimizer.load_state_dict(resume["optimizer"])
+    run.scheduler.load_state_dict(resume["scheduler"])
+    if resume.get("grad_scaler"):  # empty when the run so far had no fp16 loss scaling (CPU, no --amp)
+        run.scaler.load_state_dict(resume["grad_scaler"])
+    if run.ema is not None and resume.get("ema"):
+        run.ema.load_state_dict(resume["ema"])
+    run.history = resume["history"]
+    run.start_epoch = resume["epoch"] + 1
+    logging.info(f"Resuming {run.args.resume} from epoch {run.start_epoch}")
+
+
+def log_start(run: TrainingRun) -> None:
+    """The settings of the run, as milesial's train.py prints them."""
+    args, model = run.args, run.model
     logging.info(f"""Starting training:
         Epochs:          {args.epochs}
         Batch size:      {args.batch_size}
         Learning rate:   {args.lr}
-        Training size:   {len(train_set)}
-        Validation size: {len(val_set)}
-        Device:          {device.type}{f' x {world_size} processes' if world_size > 1 else ''}
+        Training size:   {len(run.train_loader.dataset)}
+        Validation size: {len(run.val_set)}
+        Device:          {run.device.type}{f' x {run.world_size} processes' if run.world_size > 1 else ''}
         Images scaling:  {args.scale}
-        Mixed precision: {precision_name(device, args.amp)}{'' if args.amp else ' (--no-amp)'}
+        Mixed precision: {precision_name(run.device, args.amp)}{'' if args.amp else ' (--no-amp)'}
         Model:           UNet({model.n_channels}, {model.n_classes}, bilinear={model.bilinear}, \
 base_channels={model.base_channels}{', normalize_input=True' if model.normalize_input else ''}\
 {f', norm={model.norm}' if model.norm != 'batch' else ''}), \
 {sum(p.numel() for p in model.parameters()):,} parameters""")
-    if args.schedule == "cosine" or ema is not None:
+    if args.schedule == "cosine" or run.ema is not None:
         logging.info(f"Schedule: {args.schedule}" + (f", {args.warmup_epochs:g} warm-up epochs" if args.schedule
-                     == "cosine" else "") + (f"; weights averaged (EMA, decay {args.ema:g})" if ema else ""))
-    wandb_run = init_wandb(args.wandb and is_main, "U-Net", vars(args))
-    finished_epochs = start_epoch - 1
+                     == "cosine" else "") + (f"; weights averaged (EMA, decay {args.ema:g})" if run.ema else ""))
 
-    # 7. Train: one pass over the training images per epoch, then validate, checkpoint and plot
+
+def train_one_epoch(run: TrainingRun, epoch: int) -> float:
+    """One pass over this process's training images; the mean loss of its steps."""
+    args = run.args
+    run.model.train()
+    if run.train_sampler is not None:
+        run.train_sampler.set_epoch(epoch)  # a different shuffle each epoch, the same on every process
+    epoch_loss, n_batches = 0.0, 0
+    with tqdm(total=len(run.train_loader.sampler), desc=f"Epoch {epoch}/{args.epochs}", unit="img",
+              leave=False, disable=not run.is_main) as pbar:
+        for batch in run.train_loader:
+            raise_if_interrupted()
+            images = batch["image"].to(device=run.device, dtype=torch.float32, memory_format=run.layout)
+            true_masks = batch["mask"].to(device=run.device, dtype=torch.long)
+            with autocast(run.device, args.amp):
+                logits = run.net(images)
+            loss = compute_loss(logits, true_masks, run.model.n_classes)
+
+            run.optimizer.zero_grad(set_to_none=True)
+            run.scaler.scale(loss).backward()
+            run.scaler.unscale_(run.optimizer)  # clip the true gradients, not the fp16-scaled ones
+            torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
+            run.scaler.step(run.optimizer)
+            run.scaler.update()
+            if args.schedule == "cosine":
+                run.scheduler.step()  # per step: the warm-up lasts a fraction of an epoch on small sets
+            if run.ema is not None:
+                run.ema.update_parameters(run.model)
+
+            epoch_loss += loss.item()
+            n_batches += 1
+            pbar.update(images.shape[0])
+            pbar.set_postfix(loss=f"{loss.item():.3f}")
+    return epoch_loss / max(n_batches, 1)
+
+
+def validate(run: TrainingRun, epoch: int, process_loss: float) -> str:
+    """Bring BatchNorm up to date, average the loss over the processes, score the validation images and record
+    both in the history; the epoch's log line."""
+    recalibrate_batchnorm(run.final_model, run.train_loader, run.device, run.args.amp)
+    # Every process trained on its own share: average the loss and Dice over all of them.
+    train_loss = all_reduce_mean(process_loss, run.device)
+    run.history["train loss"].append(train_loss)
+    line = f"Epoch {epoch}/{run.args.epochs}: Loss = {train_loss:.3f}"
+    if len(run.val_set):
+        val_dice = validation_dice(run.final_model, run.val_set, run.device, run.args.scale, run.rank,
+                                   run.world_size)
+        if run.args.schedule == "plateau":
+            run.scheduler.step(val_dice)
+        run.history["validation Dice"].append(val_dice)
+        line += f", validation Dice = {val_dice:.3f}"
+    return line
+
+
+def save_epoch(run: TrainingRun, epoch: int, wandb_run) -> None:
+    """checkpoint_epochN.pth, last.pth, the curves, and the epoch's figures to Weights & Biases."""
+    save_checkpoint(run.checkpoint(run.final_model, epoch), run.checkpoint_dir / f"checkpoint_epoch{epoch}.pth")
+    save_checkpoint(run.checkpoint(run.model, epoch, with_training_state=True), run.checkpoint_dir / "last.pth")
+    logging.info(f"Checkpoint {epoch} saved!")
+    plot_training_curves(run.history, run.checkpoint_dir / "training_curves.png", title="U-Net training")
+    if wandb_run is not None:
+        scores = {"validation Dice": run.history["validation Dice"][-1]} if len(run.val_set) else {}
+        wandb_run.log({"epoch": epoch, "train loss": run.history["train loss"][-1],
+                       "learning rate": run.optimizer.param_groups[0]["lr"], **scores})
+
+
+def save_interrupted(run: TrainingRun, finished_epochs: int) -> None:
+    """Ctrl-C: keep what was learned so far in INTERRUPTED.pth; --resume then redoes the unfinished epoch."""
+    path = run.checkpoint_dir / "INTERRUPTED.pth"
+    run.history = {name: values[:finished_epochs] for name, values in run.history.items()}
+    save_checkpoint(run.checkpoint(run.model, finished_epochs, with_training_state=True), path)
+    logging.info(f"Interrupted: saved {path} (continue with --resume {path})")
+
+
+def train_model(args: argparse.Namespace, rank: int, world_size: int, device: torch.device) -> None:
+    # 1. Set up: the model, its folder, the data, the optimizer (bad inputs stop the run here)
+    run = set_up_run(args, rank, world_size, device)
+    log_start(run)
+    wandb_run = init_wandb(args.wandb and run.is_main, "U-Net", vars(args))
+    finished_epochs = run.start_epoch - 1
+
+    # 2. Every epoch: train on the training images, validate, then save the checkpoints and the curves
     try:
-        for epoch in range(start_epoch, args.epochs + 1):
-            model.train()
-            if train_sampler is not None:
-                train_sampler.set_epoch(epoch)  # a different shuffle each epoch, the same on every process
-            epoch_loss, n_batches = 0.0, 0
-            with tqdm(total=len(train_loader.sampler), desc=f"Epoch {epoch}/{args.epochs}", unit="img",
-                      leave=False, disable=not is_main) as pbar:
-                for batch in train_loader:
-                    raise_if_interrupted()
-                    images = batch["image"].to(device=device, dtype=torch.float32, memory_format=layout)
-                    true_masks = batch["mask"].to(device=device, dtype=torch.long)
-                    with autocast(device, args.amp):
-                        logits = net(images)
-                    loss = compute_loss(logits, true_masks, model.n_classes)
-
-                    optimizer.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                    scaler.step(optimizer)
-                    scaler.update()
-                    if args.schedule == "cosine":
-                        scheduler.step()  # per step: the warm-up lasts a fraction of an epoch on small sets
-                    if ema is not None:
-                        ema.update_parameters(model)
-
-                    epoch_loss += loss.item()
-                    n_batches += 1
-                    pbar.update(images.shape[0])
-                    pbar.set_postfix(loss=f"{loss.item():.3f}")
-
-            # The weights that are validated and saved for predict.py: the average, with --ema.
-            final = ema.module if ema is not None else model
-            recalibrate_batchnorm(final, train_loader, device, args.amp)
-            # Every process trained on its own share: average the loss and Dice over all of them.
-            train_loss = all_reduce_mean(epoch_loss / max(n_batches, 1), device)
-            history["train loss"].append(train_loss)
-            line = f"Epoch {epoch}/{args.epochs}: Loss = {train_loss:.3f}"
-            if len(val_set):
-                val_dice = validation_dice(final, val_set, device, args.scale, rank, world_size)
-                if args.schedule == "plateau":
-                    scheduler.step(val_dice)
-                history["validation Dice"].append(val_dice)
-                line += f", validation Dice = {val_dice:.3f}"
+        for epoch in range(run.start_epoch, args.epochs + 1):
+            process_loss = train_one_epoch(run, epoch)
+            line = validate(run, epoch, process_loss)
             finished_epochs = epoch
             raise_if_interrupted()
-            if not is_main:
-                continue
-            print(line, flush=True)
-            save_checkpoint(make_checkpoint(final, epoch, history, mask_values, args, validation_names),
-                            checkpoint_dir / f"checkpoint_epoch{epoch}.pth")
-            save_checkpoint(make_training_state(model, optimizer, scheduler, scaler, ema, epoch, history,
-                                                mask_values, args, validation_names), checkpoint_dir / "last.pth")
-            logging.info(f"Checkpoint {epoch} saved!")
-            plot_training_curves(history, checkpoint_dir / "training_curves.png", title="U-Net training")
-            if wandb_run is not None:
-                wandb_run.log({"epoch": epoch, "train loss": train_loss, "learning rate": optimizer.param_groups[0]["lr"],
-                               **({"validation Dice": history["validation Dice"][-1]} if len(val_set) else {})})
+            if run.is_main:
+                print(line, flush=True)
+                save_epoch(run, epoch, wandb_run)
     except KeyboardInterrupt:
-        # Ctrl-C: keep what was learned so far; --resume then redoes the unfinished epoch.
-        if is_main:
-            path = checkpoint_dir / "INTERRUPTED.pth"
-            history = {name: values[:finished_epochs] for name, values in history.items()}
-            save_checkpoint(make_training_state(model, optimizer, scheduler, scaler, ema, finished_epochs, history,
-                                                mask_values, args, validation_names), path)
-            logging.info(f"Interrupted: saved {path} (continue with --resume {path})")
+        if run.is_main:
+            save_interrupted(run, finished_epochs)
         raise
     finally:
         if wandb_run is not None:
             wandb_run.finish()
-    if is_main:
-        logging.info(f"Training curves saved to {checkpoint_dir / 'training_curves.png'}")
+    if run.is_main:
+        logging.info(f"Training curves saved to {run.checkpoint_dir / 'training_curves.png'}")
 
 
 def main() -> None:

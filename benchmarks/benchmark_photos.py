@@ -41,7 +41,7 @@ if not __package__:  # run as a file: import from the repository root
 
 from benchmarks.benchmark_image import epoch_lines, run  # noqa: E402
 from benchmarks.photo_sets import build_photo_set  # noqa: E402
-from train import PRETRAINED_WEIGHTS  # noqa: E402
+from utils.image_checkpoint import PRETRAINED_WEIGHTS  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402
 
 TRAIN_FLAGS = ["--batch-size", "4", "--scale", "1", "--amp"]  # the command, with --epochs

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from conftest import REPO_ROOT
-from evaluate import score_images
+from utils.inference import score_images
 from image_helpers import (SEPARATOR_CHECKPOINT, assert_user_error, constant_unet, make_square_dataset, run_script,
                            save_milesial_checkpoint, save_our_checkpoint)
 from utils.data_loading import BasicDataset

@@ -13,7 +13,10 @@ from image_helpers import (SEPARATOR_CHECKPOINT, assert_user_error, constant_une
                            save_milesial_checkpoint, save_our_checkpoint)
 from unet import UNet
 from utils.errors import UserError
-from utils.model_loading import infer_unet_config, load_unet, training_scale
+from utils.image_checkpoint import infer_unet_config, load_unet, training_scale
+from utils.data_loading import image_to_tensor
+from utils.dice_score import class_probabilities, probabilities_to_classes
+from utils.inference import predict_img
 
 TEST_0 = REPO_ROOT / "data" / "imgs" / "test_0.png"
 
@@ -87,7 +90,7 @@ def predict_in_process(checkpoint_path, image_path=TEST_0) -> np.ndarray:
     """What predict.py writes for one image, without starting a new Python."""
     net, mask_values, checkpoint = load_unet(checkpoint_path)
     image = Image.open(image_path)
-    mask = predict.predict_img(net, image, torch.device("cpu"), scale_factor=training_scale(checkpoint))
+    mask = predict_img(net, image, torch.device("cpu"), scale_factor=training_scale(checkpoint))
     return np.array(predict.mask_to_image(mask, mask_values, net.n_classes))
 
 
@@ -175,12 +178,12 @@ def test_tta_prediction_of_a_mirrored_image_is_the_mirrored_prediction():
     mirrored = image.transpose(Image.FLIP_LEFT_RIGHT)
     cpu = torch.device("cpu")
     with torch.no_grad():  # move the decision boundary into the image: about half of the pixels each class
-        difference = net.eval()(predict.image_to_tensor(image)[None]).diff(dim=1)
+        difference = net.eval()(image_to_tensor(image)[None]).diff(dim=1)
         net.outc.conv.bias[1] -= difference.median()
-    plain = predict.predict_img(net, image, cpu, scale_factor=1.0)
-    assert not np.array_equal(predict.predict_img(net, mirrored, cpu, scale_factor=1.0), plain[:, ::-1])
-    tta = predict.predict_img(net, image, cpu, scale_factor=1.0, tta=True)
-    assert np.array_equal(predict.predict_img(net, mirrored, cpu, scale_factor=1.0, tta=True), tta[:, ::-1])
+    plain = predict_img(net, image, cpu, scale_factor=1.0)
+    assert not np.array_equal(predict_img(net, mirrored, cpu, scale_factor=1.0), plain[:, ::-1])
+    tta = predict_img(net, image, cpu, scale_factor=1.0, tta=True)
+    assert np.array_equal(predict_img(net, mirrored, cpu, scale_factor=1.0, tta=True), tta[:, ::-1])
     assert 0 < tta.mean() < 1 and not np.array_equal(tta, plain)
 
 
@@ -193,17 +196,17 @@ def test_tta_scales_average_the_probabilities_of_each_scale_at_full_size():
     image = Image.fromarray(rng.integers(0, 256, (40, 56, 3)).astype(np.uint8))
     cpu = torch.device("cpu")
     with torch.no_grad():
-        difference = net(predict.image_to_tensor(image)[None]).diff(dim=1)
+        difference = net(image_to_tensor(image)[None]).diff(dim=1)
         net.outc.conv.bias[1] -= difference.median()
-        views = [torch.nn.functional.interpolate(predict.class_probabilities(net(predict.image_to_tensor(image, s)[None])),
+        views = [torch.nn.functional.interpolate(class_probabilities(net(image_to_tensor(image, s)[None])),
                                                  size=(40, 56), mode="bilinear") for s in (1.0, 0.5)]
-    expected = predict.probabilities_to_classes((views[0] + views[1]) / 2, 0.5)[0].numpy()
-    both = predict.predict_img(net, image, cpu, scale_factor=1.0, tta_scales=[0.5])
+    expected = probabilities_to_classes((views[0] + views[1]) / 2, 0.5)[0].numpy()
+    both = predict_img(net, image, cpu, scale_factor=1.0, tta_scales=[0.5])
     assert np.array_equal(both, expected)
-    assert not np.array_equal(both, predict.predict_img(net, image, cpu, scale_factor=1.0))
+    assert not np.array_equal(both, predict_img(net, image, cpu, scale_factor=1.0))
     mirrored = image.transpose(Image.FLIP_LEFT_RIGHT)
-    four = predict.predict_img(net, image, cpu, scale_factor=1.0, tta=True, tta_scales=[0.5])
-    assert np.array_equal(predict.predict_img(net, mirrored, cpu, scale_factor=1.0, tta=True, tta_scales=[0.5]),
+    four = predict_img(net, image, cpu, scale_factor=1.0, tta=True, tta_scales=[0.5])
+    assert np.array_equal(predict_img(net, mirrored, cpu, scale_factor=1.0, tta=True, tta_scales=[0.5]),
                           four[:, ::-1])
 
 

@@ -15,13 +15,13 @@ from scipy import ndimage
 
 import make_pretraining_data as pretraining
 import pretrain
-from train import PRETRAINED_WEIGHTS
+from utils.image_checkpoint import PRETRAINED_WEIGHTS
 from unet import UNet
 from utils.compositing import decoy_patch, make_example, placed_object
 from utils.data_loading import load_image, mask_to_array
 from utils.errors import UserError
 from utils.qt_resources import pack_qt_resources
-from utils.model_loading import load_unet
+from utils.image_checkpoint import load_unet
 
 BACKGROUND_COLOURS = [(20, 40, 230), (30, 220, 40)]
 SCENE_COLOUR = (130, 130, 130)

@@ -18,14 +18,14 @@ import train
 from image_helpers import SEPARATOR_CHECKPOINT, assert_user_error
 from unet import UNet
 from utils.device import precision_name
-from utils.model_loading import load_unet
+from utils.image_checkpoint import PRETRAINED_WEIGHTS, load_unet
 from utils.plotting import training_curves_figure
 
 # Small and fast: 64x64 demo images (scale 0.25), 8 base channels instead of 64.
 FAST = ["--data-dir", str(REPO_ROOT / "data"), "--scale", "0.25", "--base-channels", "8", "--batch-size", "2",
         "--validation", "20", "--seed", "0"]
 # checkpoint_epochN.pth: what predict.py and evaluate.py need; last.pth and INTERRUPTED.pth: all of training.
-EPOCH_KEYS = {"state_dict", "model_config", "mask_values", "epoch", "history", "args", "validation images"}
+EPOCH_KEYS = {"format_version", "state_dict", "model_config", "mask_values", "epoch", "history", "args", "validation images"}
 TRAINING_STATE_KEYS = EPOCH_KEYS | {"optimizer", "scheduler", "grad_scaler", "ema"}
 EPOCH_LINE = re.compile(r"^Epoch (\d+)/(\d+): Loss = (\d+\.\d{3}), validation Dice = (\d+\.\d{3})$", re.M)
 
@@ -401,7 +401,7 @@ def test_what_the_scripts_write_is_ignored_by_git():
 def test_a_run_starts_from_the_pretrained_weights_unless_an_architecture_flag_asks_for_another_unet(tmp_path):
     """The default start is pretrained/unet_objects.pth (its layers recorded in the run's checkpoints); a flag that
     asks for other layers starts from random weights, and the log says which happened."""
-    pretrained_config = torch.load(REPO_ROOT / train.PRETRAINED_WEIGHTS, weights_only=True)["model_config"]
+    pretrained_config = torch.load(REPO_ROOT / PRETRAINED_WEIGHTS, weights_only=True)["model_config"]
     flags = ["--data-dir", str(REPO_ROOT / "data"), "--scale", "0.25", "--batch-size", "2", "--validation", "20",
              "--epochs", "1"]
     result = run_train(*flags, "--checkpoint-dir", str(tmp_path / "pretrained"))
@@ -428,7 +428,7 @@ def architecture_args(**given) -> argparse.Namespace:
 
 @pytest.mark.parametrize("classes", [2, 3])
 def test_pretrained_model_keeps_every_pretrained_weight_and_gives_other_classes_a_new_output_layer(classes):
-    shipped = torch.load(REPO_ROOT / train.PRETRAINED_WEIGHTS, weights_only=True)["state_dict"]
+    shipped = torch.load(REPO_ROOT / PRETRAINED_WEIGHTS, weights_only=True)["state_dict"]
     net = train.pretrained_model(architecture_args(classes=classes))
     state = net.state_dict()
     assert state["outc.conv.weight"].shape[0] == classes
@@ -438,6 +438,6 @@ def test_pretrained_model_keeps_every_pretrained_weight_and_gives_other_classes_
 
 
 def test_missing_pretrained_weights_say_how_to_get_them(monkeypatch):
-    monkeypatch.setattr(train, "PRETRAINED_WEIGHTS", Path("pretrained") / "no_such_weights.pth")
-    with pytest.raises(train.UserError, match="pretrained weights not found.*pretrain.py.*--no-pretrained"):
+    monkeypatch.setattr(train, "shipped_weights_path", lambda: REPO_ROOT / "pretrained" / "no_such_weights.pth")
+    with pytest.raises(train.UserError, match="pretrained weights not found.*pretrained.pretrain.*--no-pretrained"):
         train.pretrained_model(architecture_args())

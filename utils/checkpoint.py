@@ -69,6 +69,17 @@ def prepare_checkpoint_dir_once(folder: str | Path, resume: str | Path | None, o
     return Path(folder)
 
 
+def checkpoint_kind(checkpoint: dict) -> str:
+    """"separator" (train_separator.py: it stores its targets and STFT settings), "image" (train.py's, or
+    milesial/Pytorch-UNet's bare state_dict with its mask values) or "unknown": each format's reader refuses the
+    other kind by name, instead of failing later on its weights."""
+    if "targets" in checkpoint and "stft" in checkpoint:
+        return "separator"
+    if "mask_values" in checkpoint or "inc.double_conv.0.weight" in checkpoint:
+        return "image"
+    return "unknown"
+
+
 def load_checkpoint(path: str | Path, flag: str = "--model") -> dict:
     """Load a checkpoint dict on the CPU; any problem is a one-line UserError naming the file."""
     path = Path(path)

@@ -251,15 +251,12 @@ class BasicDataset(Dataset):
 
     def __init__(self, images_dir: str | Path, masks_dir: str | Path, scale: float = 1.0,
                  mask_suffix: str | None = None, n_classes: int = 2, augment: bool = False,
-                 mask_values: MaskValues | None = None, augmentation: str = "light", copy_paste: float = 0.0):
+                 mask_values: MaskValues | None = None, augmentation: str = "light"):
         self.images_dir, self.masks_dir = Path(images_dir), Path(masks_dir)
         self.scale, self.n_classes, self.augment = scale, n_classes, augment
         if augmentation not in AUGMENTATIONS:
             raise UserError(f"--augmentation {augmentation}: unknown; use one of {', '.join(AUGMENTATIONS)}")
         self.augmentation = augmentation
-        if not 0 <= copy_paste <= 1:
-            raise UserError(f"--copy-paste {copy_paste}: a probability from 0 to 1, e.g. --copy-paste 0.5")
-        self.copy_paste = copy_paste
         check_scale(scale)
 
         # 1. Find the images and their masks.
@@ -290,8 +287,6 @@ class BasicDataset(Dataset):
         self.mask_values = mask_values
         self._check_mask_values(found)
         logging.info(f"Mask values: {_shorten(self.mask_values)}")
-        # The images whose objects copy-paste may take: split_dataset narrows this to the training images.
-        self.paste_from = list(range(len(self.ids)))
 
     def _find_mask(self, name: str, masks: dict[str, list[Path]]) -> Path:
         candidates = masks.get(name + self.mask_suffix, [])
@@ -353,27 +348,8 @@ class BasicDataset(Dataset):
             image, mask = augment_pair(image, mask, self.augmentation)
         return image, mask
 
-    def _paste_objects(self, image: Image.Image, mask: Image.Image) -> tuple[Image.Image, Image.Image]:
-        """Copy-paste augmentation (Ghiasi et al., 2021): the objects (every pixel not of class 0) of another
-        training image, augmented on their own, pasted over this one. With a few dozen photos the model sees each
-        object against every background, at other places and sizes, instead of learning the few photos' pairings."""
-        source_index = self.paste_from[int(torch.randint(len(self.paste_from), (1,)).item())]
-        source_image, source_mask = self._scaled_pair(source_index)
-        if source_image.size != image.size:
-            source_image = source_image.resize(image.size, resample=Image.BICUBIC)
-            source_mask = source_mask.resize(image.size, resample=Image.NEAREST)
-        source_classes = np.asarray(source_mask)
-        objects = source_classes != 0
-        pixels, classes = np.array(image), np.array(mask)
-        pixels[objects] = np.asarray(source_image)[objects]
-        classes[objects] = source_classes[objects]
-        return Image.fromarray(pixels), Image.fromarray(classes)
-
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         image, mask = self._scaled_pair(index)
-        # copy_paste 0 draws no random number, so the other augmentations stay as they were before the option
-        if self.augment and self.copy_paste and self.paste_from and torch.rand(1).item() < self.copy_paste:
-            image, mask = self._paste_objects(image, mask)
         return {
             "image": image_to_tensor(image),
             "mask": torch.from_numpy(np.asarray(mask).astype(np.int64)),
@@ -418,15 +394,13 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 def split_dataset(images_dir: str | Path, masks_dir: str | Path, scale: float = 1.0,
                   mask_suffix: str | None = None, n_classes: int = 2, val_percent: float = 10.0,
-                  seed: int = 0, augment: bool = True, augmentation: str = "light",
-                  copy_paste: float = 0.0) -> tuple[Subset, Subset, MaskValues]:
-    """Seeded split into (train, validation) subsets; only the training subset is augmented, and copy-paste
-    takes objects from training images only. With val_percent > 0 and 2+ images there is always at least one
-    validation image."""
+                  seed: int = 0, augment: bool = True, augmentation: str = "light") -> tuple[Subset, Subset, MaskValues]:
+    """Seeded split into (train, validation) subsets; only the training subset is augmented. With val_percent > 0
+    and 2+ images there is always at least one validation image."""
     if not 0 <= val_percent < 100:
         raise UserError(f"--validation {val_percent}: must be a percentage in [0, 100), e.g. 10")
     dataset = BasicDataset(images_dir, masks_dir, scale, mask_suffix, n_classes, augment=augment,
-                           augmentation=augmentation, copy_paste=copy_paste)
+                           augmentation=augmentation)
     n_total = len(dataset)
     n_val = int(n_total * val_percent / 100)
     if val_percent > 0 and n_total >= 2:
@@ -437,7 +411,6 @@ def split_dataset(images_dir: str | Path, masks_dir: str | Path, scale: float = 
     order = torch.randperm(n_total, generator=torch.Generator().manual_seed(seed)).tolist()
     val_dataset = copy.copy(dataset)  # same files and mask values, no augmentation
     val_dataset.augment = False
-    dataset.paste_from = order[n_val:]
     train_set = Subset(dataset, order[n_val:])
     val_set = Subset(val_dataset, order[:n_val])
     return train_set, val_set, dataset.mask_values

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from utils.checkpoint import load_checkpoint, save_checkpoint
+from utils.checkpoint import checkpoint_kind, load_checkpoint, save_checkpoint
 from utils.device import autocast, memory_format, pick_device
 from utils.errors import UserError, raise_if_interrupted
 from vocal_separation_sanity_check.audio import STFTSettings, istft_tensor, stft_tensor
@@ -268,7 +268,7 @@ def save_separator(path: str | Path, model: SpectrogramUNet, settings: STFTSetti
 def read_checkpoint(path: str | Path, flag: str = "--model") -> dict:
     """A separator checkpoint of any format version, upgraded to the current one; a UserError for anything else."""
     checkpoint = load_checkpoint(path, flag)
-    if "mask_values" in checkpoint or "inc.double_conv.0.weight" in checkpoint:
+    if checkpoint_kind(checkpoint) == "image":
         raise UserError(f"{flag} {path} is an image segmentation checkpoint (train.py); "
                         "give a model trained by train_separator.py")
     version = checkpoint.get("format_version", 1)
