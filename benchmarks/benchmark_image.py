@@ -15,8 +15,6 @@
     python3 benchmarks/benchmark_image.py --large    # adds (c)
 """
 import argparse
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,23 +28,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if not __package__:  # run as a file: import from the repository root (as a module, benchmarks.benchmark_image, it is)
     sys.path[0] = str(REPO_ROOT)
 
+from benchmarks.script_runs import epoch_lines, run  # noqa: E402
 from unet import UNet  # noqa: E402
 from utils.device import autocast, memory_format, pick_device, precision_name  # noqa: E402
-
-
-def run(command: list[str]) -> tuple[float, str]:
-    """Run a repository script; (seconds, stdout + stderr). Stops the benchmark if it fails."""
-    start = time.perf_counter()
-    result = subprocess.run([sys.executable, *command], cwd=REPO_ROOT, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"FAILED ({result.returncode}): {' '.join(command)}\n{result.stdout}\n{result.stderr}")
-    return seconds, result.stdout + result.stderr
-
-
-def epoch_lines(output: str) -> list[str]:
-    """train.py's 'Epoch k/N: Loss = ...' lines (the progress bars share the output, split by carriage returns)."""
-    return [line.strip() for line in re.split(r"[\r\n]", output) if re.match(r"\s*Epoch \d+/\d+: Loss", line)]
 
 
 def mask_dice(pred: np.ndarray, true: np.ndarray) -> float:

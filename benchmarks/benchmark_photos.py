@@ -2,7 +2,7 @@
 
 Builds small sets from real photographs (benchmarks/photo_sets.py: photographic backgrounds, photographed things
 cut out along their outlines, the test images made of photographs no training image uses; the photographs come
-from Debian packages, see photo_sets.APT_COMMAND), trains on each set's training images, scores the model with
+from Debian packages, see pretrained/photo_pools.APT_COMMAND), trains on each set's training images, scores the model with
 evaluate.py on the set's 20 test images and prints one row per set and seed:
 
     set       seed  test Dice  val Dice  train s
@@ -39,7 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if not __package__:  # run as a file: import from the repository root
     sys.path[0] = str(REPO_ROOT)
 
-from benchmarks.benchmark_image import epoch_lines, run  # noqa: E402
+from benchmarks.script_runs import epoch_lines, run  # noqa: E402
 from benchmarks.photo_sets import build_photo_set  # noqa: E402
 from utils.image_checkpoint import PRETRAINED_WEIGHTS  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402

@@ -11,7 +11,8 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from benchmarks import benchmark_photos
-from benchmarks.photo_sets import PhotoPools, build_photo_set, find_cut_outs, is_photograph, object_group
+from benchmarks.photo_sets import build_photo_set
+from pretrained.photo_pools import PhotoPools, find_cut_outs, is_photograph, object_group
 from utils.data_loading import BasicDataset, load_image, mask_to_array
 from utils.errors import UserError
 

@@ -1,10 +1,11 @@
-"""utils/qt_resources.py: the files packed in a Qt .rcc file (GCompris' photographs) come back byte for byte."""
+"""pretrained/qt_resources.py: the files packed in a Qt .rcc file (GCompris' photographs) come back byte for byte."""
 from pathlib import Path
 
 import pytest
 
 from utils.errors import UserError
-from utils.qt_resources import pack_qt_resources, read_qt_resources
+from pretrained.qt_resources import read_qt_resources
+from qt_resource_helpers import pack_qt_resources
 
 GCOMPRIS_MONUMENTS = Path("/usr/share/gcompris-qt/rcc/explore_monuments.rcc")
 

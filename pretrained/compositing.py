@@ -1,16 +1,14 @@
 """Composite images for segmentation: a crop of a background photograph with cut-outs (RGBA, transparent around
-the object) pasted on it, and the exact mask of what was pasted; optionally with decoys below them (irregular
-patches of a photograph, pasted but not marked).
+the object) pasted on it, and the exact mask of what was pasted.
 
-Shared by the real-photo benchmark sets (benchmarks/photo_sets.py) and the pretraining set behind the shipped
-weights (make_pretraining_data.py), so both draw their images the same way.
+Shared by the pretraining set behind the shipped weights (pretrained/pretraining_set.py) and the real-photo
+benchmark sets (benchmarks/photo_sets.py), so both draw their images the same way.
 """
 import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 IMAGE_SIZE = (300, 200)  # width, height
 
@@ -51,7 +49,7 @@ def placed_object(cut_out: Image.Image, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:
         cut_out = cut_out.transpose(Image.FLIP_LEFT_RIGHT)
     cut_out = cut_out.rotate(rng.uniform(-15, 15), resample=Image.BICUBIC, expand=True)
-    # An empty cut-out (a decoy blob can come out empty) is placed at the largest size, transparent all over.
+    # An empty cut-out is placed at the largest size, transparent all over.
     opaque = max(np.asarray(cut_out.getchannel("A"), dtype=np.float32).mean() / 255, 1e-6)
     area = rng.uniform(0.04, 0.25) * width * height
     scale = math.sqrt(area / (opaque * cut_out.width * cut_out.height))
@@ -65,39 +63,16 @@ def placed_object(cut_out: Image.Image, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(canvas, dtype=np.float32) / 255
 
 
-def decoy_patch(texture: Image.Image, rng: np.random.Generator, side: int = 200) -> Image.Image:
-    """An irregular blob (smooth noise less a radial fall-off) filled with a crop of texture: RGBA, side x side,
-    sharp-edged like a cut-out but shaped like no thing (rarely empty)."""
-    grid = rng.normal(size=(int(rng.integers(3, 7)), int(rng.integers(3, 7)))).astype(np.float32)
-    noise = np.asarray(Image.fromarray(grid, mode="F").resize((side, side), Image.BICUBIC))
-    y, x = np.mgrid[-1:1:side * 1j, -1:1:side * 1j]
-    inside = noise - 2.5 * (x ** 2 + y ** 2) > -0.6
-    # A blur of under a pixel: the anti-aliased edge of a cut-out, so the edge alone does not tell them apart.
-    alpha = Image.fromarray(np.where(inside, 255, 0).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.8))
-    patch = random_crop(texture, rng, 0.2, 0.7).resize((side, side), Image.BILINEAR).convert("RGBA")
-    patch.putalpha(alpha)
-    return patch
-
-
 def _paste(picture: np.ndarray, placed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The picture (float RGB) with a placed RGBA canvas over it, and that canvas' alpha (H, W, 1)."""
     alpha = placed[..., 3:]
     return picture * (1 - alpha) + placed[..., :3] * alpha, alpha
 
 
-def make_example(background: Image.Image, cut_outs: list[Image.Image], rng: np.random.Generator,
-                 decoy_share: float = 0.0,
-                 decoy_textures: Sequence[Image.Image] = ()) -> tuple[Image.Image, Image.Image]:
-    """(RGB image, mask 0/255): a crop of the background with the cut-outs pasted on it, in order. For decoy_share
-    of the images, one or two decoys (decoy_patch) are pasted first and left unmarked: a sharp-edged region that
-    differs from its surroundings, as rock faces and cloud edges in a photograph do, is not a thing to mark."""
+def make_example(background: Image.Image, cut_outs: list[Image.Image],
+                 rng: np.random.Generator) -> tuple[Image.Image, Image.Image]:
+    """(RGB image, mask 0/255): a crop of the background with the cut-outs pasted on it, in order."""
     picture = np.asarray(random_crop(background, rng, 0.3, 1.0), dtype=np.float32) / 255
-    if decoy_share > 0 and rng.random() < decoy_share:  # no draw at 0: the sets made before, image for image
-        for _ in range(int(rng.integers(1, 3))):
-            # Half of them from the background's own photograph: then only the edge is out of place.
-            own = rng.random() < 0.5 or not decoy_textures
-            texture = background if own else decoy_textures[int(rng.integers(len(decoy_textures)))]
-            picture, _ = _paste(picture, placed_object(decoy_patch(texture, rng), rng))
     covered = np.zeros(picture.shape[:2], dtype=np.float32)
     for cut_out in cut_outs:
         picture, alpha = _paste(picture, placed_object(cut_out, rng))
