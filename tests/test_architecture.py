@@ -97,3 +97,13 @@ def test_utils_holds_what_the_tutorials_scripts_use():
     unused = [path.name for path in (REPO_ROOT / "utils").glob("*.py")
               if path.name != "__init__.py" and path not in reached]
     assert unused == []
+
+
+def test_the_training_loops_are_named_steps_of_at_most_80_lines():
+    """train.py and train_separator.py read like milesial's train.py: set up, one epoch, validate, save."""
+    for script in ("train.py", "vocal_separation_sanity_check/train_separator.py"):
+        tree = ast.parse((REPO_ROOT / script).read_text())
+        lengths = {node.name: node.end_lineno - node.lineno + 1 for node in ast.walk(tree)
+                   if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+        assert max(lengths.values()) <= 80, (script, max(lengths.items(), key=lambda item: item[1]))
+        assert {"train_one_epoch", "validate" if script == "train.py" else "validate_and_save"} <= set(lengths)
