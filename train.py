@@ -401,13 +401,15 @@ def set_up_run(args: argparse.Namespace, rank: int, world_size: int, device: tor
     if args.lr is None:
         args.lr = default_learning_rate(args, resume)
 
-    # 2. The run's own folder: an earlier run's checkpoints there stop this one (or go, with --overwrite)
-    checkpoint_dir = prepare_checkpoint_dir_once(args.checkpoint_dir, args.resume, args.overwrite)
+    # 2. The run's own folder: an earlier run's checkpoints there stop this one (or go, with --overwrite, but
+    #    only once the images have been read: a run that stops on its data loses nothing)
+    prepare_checkpoint_dir_once(args.checkpoint_dir, args.resume, args.overwrite, create=False)
 
     # 3. Split the images into training and validation, and make the training loader
     train_loader, train_sampler, val_set, mask_values = make_loaders(args, world_size, device)
     if resume is not None:
         check_resume_mask_values(resume, args, mask_values)
+    checkpoint_dir = prepare_checkpoint_dir_once(args.checkpoint_dir, args.resume, args.overwrite)
 
     # 4. Move the model to the device, channels_last only where autocast computes in bf16/fp16
     #    (utils.device.memory_format says why)

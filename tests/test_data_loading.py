@@ -344,24 +344,27 @@ def test_demo_data_loads(tmp_path):
 # Bad input: one-line UserErrors naming the file or flag and the fix
 
 
-def test_missing_data_folder(tmp_path):
-    with pytest.raises(UserError, match=r"^--data-dir .*nowhere: folder not found; run python3 make_demo_data.py"):
-        BasicDataset(tmp_path / "nowhere" / "imgs", tmp_path / "nowhere" / "masks")
+def test_missing_data_folder_names_the_fix_for_the_demo_folder_or_your_own(tmp_path):
+    with pytest.raises(UserError, match=r"^--data-dir .*data: folder not found; run python3 make_demo_data.py"):
+        BasicDataset(tmp_path / "data" / "imgs", tmp_path / "data" / "masks")
+    with pytest.raises(UserError, match=r"^--data-dir .*my_photos: folder not found; check the path: it should hold "
+                                        r"imgs/ \(your images\) and masks/"):
+        BasicDataset(tmp_path / "my_photos" / "imgs", tmp_path / "my_photos" / "masks")
 
 
 @pytest.mark.parametrize("missing", ["imgs", "masks"])
 def test_missing_imgs_or_masks_folder(tmp_path, missing):
     make_folders(tmp_path)
     (tmp_path / missing).rmdir()
-    with pytest.raises(UserError, match=rf"^--data-dir {tmp_path}: no {missing}/ folder .*run python3 "
-                                        r"make_demo_data.py or point --data-dir at a folder with imgs/ and masks/"):
+    with pytest.raises(UserError, match=rf"^--data-dir {tmp_path}: no {missing}/ folder .*check the path: it should "
+                                        r"hold imgs/ \(your images\) and masks/ \(their masks\)"):
         BasicDataset(tmp_path / "imgs", tmp_path / "masks")
 
 
 def test_no_images(tmp_path):
     images_dir, masks_dir = make_folders(tmp_path)
     (images_dir / "notes.txt").write_text("not an image")
-    with pytest.raises(UserError, match=r"imgs: no images found .*run python3 make_demo_data.py"):
+    with pytest.raises(UserError, match=r"imgs: no images found .*put your images there$"):
         BasicDataset(images_dir, masks_dir)
 
 

@@ -152,6 +152,21 @@ def test_a_new_run_refuses_a_folder_with_another_runs_checkpoints(trained, tmp_p
     assert torch.load(run_folder / "last.pth", weights_only=True)["args"]["epochs"] == 1
 
 
+def test_a_run_that_stops_on_its_data_leaves_no_folder_and_deletes_nothing(trained, tmp_path):
+    """The images are read before the folder is made or cleared: a wrong --data-dir leaves no empty checkpoint
+    folder behind, and with --overwrite the earlier run's checkpoints are still there."""
+    missing = ["--data-dir", str(tmp_path / "my_photos"), "--epochs", "1", "--scale", "0.25"]
+    result = run_train(*missing, "--checkpoint-dir", str(tmp_path / "new_run"))
+    assert_user_error(result, "my_photos: folder not found", "check the path")
+    assert not (tmp_path / "new_run").exists()
+    checkpoints, _ = trained
+    run_folder = tmp_path / "old_run"
+    shutil.copytree(checkpoints, run_folder)
+    before = sorted(p.name for p in run_folder.iterdir())
+    assert_user_error(run_train(*missing, "--checkpoint-dir", str(run_folder), "--overwrite"), "my_photos")
+    assert sorted(p.name for p in run_folder.iterdir()) == before
+
+
 def test_help_shows_real_defaults():
     result = subprocess.run([sys.executable, str(REPO_ROOT / "train.py"), "--help"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -28,12 +28,13 @@ def natural_order(path: Path) -> list:
 
 
 def prepare_checkpoint_dir(folder: str | Path, resume: str | Path | None, overwrite: bool,
-                           flag: str = "--checkpoint-dir") -> Path:
+                           flag: str = "--checkpoint-dir", create: bool = True) -> Path:
     """The folder a training run writes its checkpoints to, checked so that runs never mix silently.
 
     A new run refuses a folder that already holds checkpoints (*.pth) of another run: they would be overwritten
     or, worse, mixed with this run's. --overwrite deletes them (and the curves) first; --resume from a
-    checkpoint in the folder continues that run there.
+    checkpoint in the folder continues that run there. create=False only checks: nothing is deleted or made,
+    so a run that then stops on its data leaves no empty folder and loses no earlier checkpoint.
     """
     folder = Path(folder)
     existing = sorted(folder.glob("*.pth"), key=natural_order) if folder.is_dir() else []
@@ -43,6 +44,9 @@ def prepare_checkpoint_dir(folder: str | Path, resume: str | Path | None, overwr
             names = ", ".join(path.name for path in existing[:3]) + (", ..." if len(existing) > 3 else "")
             raise UserError(f"{flag} {folder}: already holds checkpoints of another run ({names}); give another "
                             f"{flag} (e.g. {folder}/run2) or add --overwrite to delete them")
+    if not create:
+        return folder
+    if existing and not continuing:
         for path in existing + [folder / "training_curves.png"]:
             path.unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
@@ -50,17 +54,17 @@ def prepare_checkpoint_dir(folder: str | Path, resume: str | Path | None, overwr
 
 
 def prepare_checkpoint_dir_once(folder: str | Path, resume: str | Path | None, overwrite: bool,
-                                flag: str = "--checkpoint-dir") -> Path:
+                                flag: str = "--checkpoint-dir", create: bool = True) -> Path:
     """prepare_checkpoint_dir under torchrun: rank 0 checks (and with --overwrite clears) the folder, every other
     process waits for its verdict and stops with the same UserError. So no process writes before the check, two
     processes never delete at once, and no process is left waiting for one that stopped. Without torchrun:
     prepare_checkpoint_dir itself."""
     if not (dist.is_available() and dist.is_initialized()):
-        return prepare_checkpoint_dir(folder, resume, overwrite, flag)
+        return prepare_checkpoint_dir(folder, resume, overwrite, flag, create)
     verdict = [None]
     if dist.get_rank() == 0:
         try:
-            prepare_checkpoint_dir(folder, resume, overwrite, flag)
+            prepare_checkpoint_dir(folder, resume, overwrite, flag, create)
         except UserError as error:
             verdict = [str(error)]
     dist.broadcast_object_list(verdict, src=0)

@@ -266,7 +266,7 @@ class BasicDataset(Dataset):
         masks = _list_images(self.masks_dir)
         if not images:
             raise UserError(f"{self.images_dir}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)}); "
-                            "put images there or run python3 make_demo_data.py")
+                            "put your images there")
         self.mask_suffix = _detect_mask_suffix(images, masks) if mask_suffix is None else mask_suffix
         for name, files in images.items():
             if len(files) > 1:
@@ -360,11 +360,14 @@ def _check_folder(folder: Path) -> None:
     if folder.is_dir():
         return
     data_dir = folder.parent
+    # Only the demo folder is made by make_demo_data.py; a learner's own folder needs their own images.
+    fix = ("run python3 make_demo_data.py to make the demo images, or point --data-dir at a folder with imgs/ "
+           "and masks/" if data_dir.name == "data" else
+           "check the path: it should hold imgs/ (your images) and masks/ (their masks), see the README's "
+           "'Your own data'")
     if not data_dir.is_dir():
-        raise UserError(f"--data-dir {data_dir}: folder not found; run python3 make_demo_data.py "
-                        "or point --data-dir at a folder with imgs/ and masks/")
-    raise UserError(f"--data-dir {data_dir}: no {folder.name}/ folder ({folder} is missing); run "
-                    "python3 make_demo_data.py or point --data-dir at a folder with imgs/ and masks/")
+        raise UserError(f"--data-dir {data_dir}: folder not found; {fix}")
+    raise UserError(f"--data-dir {data_dir}: no {folder.name}/ folder ({folder} is missing); {fix}")
 
 
 def _list_images(folder: Path) -> dict[str, list[Path]]:
