@@ -13,7 +13,6 @@ The big set is built once from demo-song stems (their 30 s pieces shuffled into 
 --work already holds it. Arguments after `--` go to train_separator.py for both sets (e.g. a preset).
 """
 import argparse
-import re
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if not __package__:  # run as a file: import from the repository root
     sys.path[0] = str(REPO_ROOT)
 
+from benchmarks.musdb_like import training_figures, tree_rss  # noqa: E402
 from vocal_separation_sanity_check.audio import DEFAULT_STFT  # noqa: E402
 from vocal_separation_sanity_check.demo_songs import demo_song  # noqa: E402
 from vocal_separation_sanity_check.tracks import MUSDB_VALIDATION_TRACKS, STEM_NAMES  # noqa: E402
@@ -71,21 +71,6 @@ def build_small_set(root: Path) -> None:
         subprocess.run([sys.executable, str(SCRIPT.parent / "make_demo_songs.py"), "--out", str(root)], check=True)
 
 
-def tree_rss(pid: int) -> int:
-    """Resident memory in bytes of a process and all its descendants (Linux /proc)."""
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except (FileNotFoundError, AttributeError, ProcessLookupError):
-            continue
-        stack += [int(child) for child in children]
-    return total
-
-
 def train(root: Path, checkpoints: Path, minutes: float, extra: list[str]) -> dict:
     """Run train_separator.py; its peak memory (sampled every 0.2 s) and the figures it logs."""
     command = [sys.executable, str(SCRIPT), "--root", str(root), "--max-minutes", str(minutes),
@@ -105,10 +90,7 @@ def train(root: Path, checkpoints: Path, minutes: float, extra: list[str]) -> di
     sampler.join()
     if process.returncode != 0:
         sys.exit(f"train_separator.py failed on {root}:\n{log[-3000:]}")
-    speed = re.search(r"(\d+) training steps in (\d+) s: ([\d.]+) steps/s, (\d+)% of the time waiting", log)
-    return {"peak_gb": peak[0] / 2**30, "first_step": float(re.search(r"First training step after ([\d.]+) s", log)[1]),
-            "steps_per_second": float(speed[3]), "waiting": int(speed[4]), "steps": int(speed[1]),
-            "data": re.search(r"Training data: (.*)", log)[1]}
+    return {"peak_gb": peak[0] / 2**30, **training_figures(log)}
 
 
 def main() -> None:
