@@ -10,6 +10,7 @@ import pytest
 
 from vocal_separation_sanity_check import evaluate
 from vocal_separation_sanity_check import metrics
+from vocal_separation_sanity_check import summary as song_summary
 from vocal_separation_sanity_check.audio import DEFAULT_STFT, istft, stft, write_audio
 from vocal_separation_sanity_check.masking import apply_mask, ideal_ratio_masks, oracle_separation
 from audio_helpers import RATE, synthetic_stems, write_musdb_track
@@ -177,3 +178,23 @@ def test_evaluate_a_model_checkpoint(dataset, tmp_path):
     assert all(np.isfinite(entry["SDR_mean"]) for entry in summary)
     with pytest.raises(UserError, match="--targets drums: the model gives only vocals, accompaniment"):
         evaluate.main(args + ["-t", "drums"])
+
+
+def test_the_summary_is_the_mean_of_song_sdrs_and_the_median_of_song_medians():
+    """Three songs of known values: the mean, the median and the max over songs all differ, so a swap of the
+    aggregation fails here. evaluate.py prints, saves and shows (--report) this one function's result."""
+    rows = [{"track": track, "target": "vocals", "method": "model", "SDR": whole, "SDR_median": median,
+             "museval_SDR": museval}
+            for track, whole, median, museval in (("a", 1.0, 0.0, 3.0), ("b", 2.0, 5.0, -1.0), ("c", 9.0, 6.0, 10.0))]
+    rows += [dict(row, method="mixture", SDR=-row["SDR"]) for row in rows]
+    entries = song_summary.summarize(rows)
+    assert [(entry["method"], entry["target"], entry["tracks"]) for entry in entries] == [
+        ("model", "vocals", 3), ("mixture", "vocals", 3)]
+    model = entries[0]
+    assert model["SDR_mean"] == pytest.approx(4.0)  # not the median 2, nor the max 9
+    assert model["SDR_median"] == pytest.approx(5.0)  # not the mean 3.67, nor the max 6
+    assert model["museval_SDR"] == pytest.approx(3.0)  # not the mean 4, nor the max 10
+    assert entries[1]["SDR_mean"] == pytest.approx(-4.0)
+    silent = rows[:3] + [dict(rows[0], track="d", SDR=4.0, SDR_median=float("nan"))]  # a song with no vocal
+    assert song_summary.summarize(silent)[0]["SDR_median"] == pytest.approx(5.0)  # its NaN is left out
+    assert evaluate.summarize is song_summary.summarize  # the printout's, results.json's and the page's

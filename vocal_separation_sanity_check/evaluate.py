@@ -10,6 +10,11 @@ museval's BSSEval v4 medians (SDR/SIR/SAR/ISR) when museval is installed.
 
     python3 evaluate.py --root data/demo_songs -m checkpoints/separator/best.pth
     python3 evaluate.py --root data/demo_songs --estimates output/separated --targets vocals accompaniment
+    python3 evaluate.py --root data/demo_songs -m checkpoints/separator/best.pth --report output/report
+
+--report DIR also writes DIR/index.html, a page to open in a browser: every song to listen to (an excerpt of the
+mixture, the estimates, the true stems and the oracle's) and look at (SDR second by second, spectrograms, the
+mask), worst song first, under the summary printed here.
 """
 import argparse
 import csv
@@ -30,12 +35,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, load_audio
 from vocal_separation_sanity_check.masking import oracle_separation
 from vocal_separation_sanity_check.metrics import bsseval_v4, framewise_sdr, sdr
+from vocal_separation_sanity_check.report import ORACLE, SongReport
+from vocal_separation_sanity_check.summary import SUMMARY_KEYS, SUMMARY_TITLE, format_table, summarize
 from vocal_separation_sanity_check.tracks import TRACK_EXTENSIONS, Track, find_tracks, load_track
 from utils.cli import DefaultsHelpFormatter
 from utils.errors import UserError, run_cli
 from utils.plotting import save_figure
-
-COLUMN_LABELS = {"SDR": "SDR", "SDR_median": "1s-median", "SDR_mean": "mean SDR", "museval_SDR": "museval SDR"}
+from utils.report import esc, megabytes
 
 # A source of estimates: (track, mixture (C, S)) -> {target: (C, S)}
 Estimator = Callable[[Track, np.ndarray], dict[str, np.ndarray]]
@@ -52,6 +58,9 @@ def get_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Targets to score (default: the model's outputs, or vocals accompaniment for --estimates)")
     parser.add_argument("--out", "-o", type=Path, default=Path("output/evaluation"), help="Folder for results.*")
     parser.add_argument("--no-oracle", action="store_true", help="Skip the oracle IRM rows (saves time)")
+    parser.add_argument("--report", type=Path, default=None, metavar="DIR",
+                        help="Also write DIR/index.html: every song to listen to and look at, worst first, to open "
+                             "in a browser")
     parser.add_argument("--device", "-d", default=None, help="cpu, cuda, mps (default: the best available)")
     return parser.parse_args(argv)
 
@@ -126,34 +135,6 @@ def score(track: str, method: str, references: dict[str, np.ndarray], estimates:
     return rows
 
 
-def summarize(rows: list[dict]) -> list[dict]:
-    """Per method and target: mean of whole-song SDRs, median over tracks of the framewise medians
-    (the MUSDB convention), and the same median for each museval metric."""
-    summary = []
-    for method in dict.fromkeys(row["method"] for row in rows):
-        for target in dict.fromkeys(row["target"] for row in rows):
-            group = [row for row in rows if row["method"] == method and row["target"] == target]
-            entry = {"method": method, "target": target, "tracks": len(group),
-                     "SDR_mean": float(np.mean([row["SDR"] for row in group])),
-                     "SDR_median": float(np.nanmedian([row["SDR_median"] for row in group]))}
-            for key in [key for key in group[0] if key.startswith("museval_")]:
-                entry[key] = float(np.nanmedian([row[key] for row in group]))
-            summary.append(entry)
-    return summary
-
-
-def format_table(rows: list[dict], value_keys: tuple[str, str], title: str) -> str:
-    """Methods as rows, '<target> <metric>' as columns."""
-    targets = list(dict.fromkeys(row["target"] for row in rows))
-    methods = list(dict.fromkeys(row["method"] for row in rows))
-    columns = [(target, key) for target in targets for key in value_keys]
-    lines = [title, f"{'':<12}" + "".join(f"{target + ' ' + COLUMN_LABELS[key]:>26}" for target, key in columns)]
-    for method in methods:
-        values = {(row["target"], key): row[key] for row in rows if row["method"] == method for key in value_keys}
-        lines.append(f"{method:<12}" + "".join(f"{values[column]:>26.2f}" for column in columns))
-    return "\n".join(lines)
-
-
 def json_safe(value):
     """NaN is not valid JSON: write null instead."""
     return None if isinstance(value, float) and math.isnan(value) else value
@@ -217,24 +198,30 @@ def main(argv: list[str] | None = None) -> list[dict]:
     else:
         settings, targets, method = DEFAULT_STFT, args.targets or ["vocals", "accompaniment"], "estimates"
         estimate = folder_estimator(args.estimates, tracks, targets, settings)
+    report = None
+    if args.report is not None:  # a folder it cannot write is refused before any song is scored
+        report = SongReport(args.report, method, targets, oracle=not args.no_oracle,
+                            subtitle=f"{esc(args.model or args.estimates)} on {esc(args.root / args.split)}")
 
     # 3. Score every track: the estimates, the oracle mask and the mixture itself
     rows = []
     for track in tqdm(tracks, desc="Evaluating", unit="track"):
         mixture, references = load_track(track, targets, settings)
-        track_rows = score(track.name, method, references, estimate(track, mixture), settings.sample_rate)
+        estimates = {method: estimate(track, mixture)}
+        track_rows = score(track.name, method, references, estimates[method], settings.sample_rate)
         if not args.no_oracle:
-            oracle = oracle_estimates(mixture, references, settings)
-            track_rows += score(track.name, "oracle IRM", references, oracle, settings.sample_rate)
+            estimates[ORACLE] = oracle_estimates(mixture, references, settings)
+            track_rows += score(track.name, ORACLE, references, estimates[ORACLE], settings.sample_rate)
         mixture_as_estimate = {target: mixture for target in targets}
         track_rows += score(track.name, "mixture", references, mixture_as_estimate, settings.sample_rate)
         tqdm.write(format_table(track_rows, ("SDR", "SDR_median"), f"\n{track.name} (dB)"))
         rows += track_rows
+        if report is not None:  # its clips and pictures now: no song's audio is kept
+            report.add_song(track.name, mixture, references, estimates, track_rows, settings.sample_rate)
 
     # 4. Summary on screen, results on disk
     summary = summarize(rows)
-    title = f"\nSummary over {len(tracks)} track(s): mean of whole-song SDRs, median of 1 s-frame medians (dB)"
-    print(format_table(summary, ("SDR_mean", "SDR_median"), title))
+    print(format_table(summary, SUMMARY_KEYS, "\n" + SUMMARY_TITLE.format(tracks=len(tracks))))
     if any("museval_SDR" in entry for entry in summary):
         print(format_table(summary, ("museval_SDR",), "\nmuseval BSSEval v4 SDR, median over frames then tracks (dB)"))
     meta = {"root": str(args.root), "split": args.split, "source": str(args.model or args.estimates),
@@ -242,6 +229,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     write_results(args.out, rows, summary, meta)
     plot_results(summary, args.out / "results.png", f"{len(tracks)} track(s) of {args.root.name}/{args.split}")
     logging.info(f"Wrote results.json, results.csv and results.png to {args.out}")
+    if report is not None:
+        page = report.finish(summary, args.out / "results.png")
+        logging.info(f"Report saved to {page} ({len(tracks)} songs, {megabytes(report.size_bytes())}): "
+                     "open it in a browser")
     return summary
 
 
