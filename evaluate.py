@@ -14,12 +14,13 @@ import csv
 import logging
 from pathlib import Path
 
+from utils.cli import add_tta_arguments, check_tta_scales
 from utils.data_loading import BasicDataset, check_scale
 from utils.device import pick_device
 from utils.errors import run_cli
 from utils.image_checkpoint import load_unet, training_scale
 from utils.image_report import mean_scores, write_image_report
-from utils.inference import add_tta_arguments, check_tta_scales, score_images
+from utils.inference import score_images
 from utils.report import ReportFolder, esc, megabytes
 
 

@@ -2,7 +2,8 @@
 
     python3 predict.py -m checkpoints/checkpoint_epoch10.pth -i data/imgs/test_0.png -o prediction.png
 
-Loads train.py checkpoints and milesial/Pytorch-UNet's published ones (e.g. the Carvana model).
+Loads train.py checkpoints and milesial/Pytorch-UNet's published ones (e.g. the Carvana model), and the .onnx
+files export_onnx.py makes of them: those run on onnxruntime, with the same options, without importing PyTorch.
 """
 import argparse
 import logging
@@ -15,11 +16,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from utils.data_loading import IMAGE_EXTENSIONS, check_scale, classes_to_mask, load_image  # noqa: E402
-from utils.device import pick_device  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402
-from utils.image_checkpoint import load_unet, training_scale  # noqa: E402
-from utils.inference import add_tta_arguments, check_tta_scales, predict_img  # noqa: E402
+# Modules without torch: a .onnx model runs without importing PyTorch (PyTorchUNet imports it when used)
+from utils.cli import add_tta_arguments, check_tta_scales  # noqa: E402
+from utils.images import IMAGE_EXTENSIONS, check_scale, classes_to_mask, load_image  # noqa: E402
+from utils.onnx_image import OnnxUNet  # noqa: E402
+from utils.onnx_runtime import is_onnx_model  # noqa: E402
 from utils.plotting import save_figure  # noqa: E402
 
 OUTPUT_SUFFIX = "_OUT"
@@ -103,7 +105,8 @@ def get_output_filenames(input_files: list[Path], outputs: list[str] | None) -> 
 def get_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Predict masks from input images")
     parser.add_argument("--model", "-m", default="MODEL.pth", metavar="FILE",
-                        help="Checkpoint file (train.py or milesial/Pytorch-UNet format)")
+                        help="Checkpoint file (train.py or milesial/Pytorch-UNet format), or its .onnx export "
+                             "(export_onnx.py), which runs on onnxruntime without PyTorch")
     parser.add_argument("--input", "-i", metavar="INPUT", nargs="+", required=True,
                         help="Image files or folders of images")
     parser.add_argument("--output", "-o", metavar="OUTPUT", nargs="+",
@@ -120,8 +123,22 @@ def get_args() -> argparse.Namespace:
                         help="Accepted for milesial compatibility; the checkpoint decides")
     parser.add_argument("--classes", "-c", type=int, default=None,
                         help="Accepted for milesial compatibility; the checkpoint decides")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available; a .onnx "
+                                                       "model: cpu, or cuda with onnxruntime-gpu)")
     return parser.parse_args()
+
+
+def load_model(path: str, device_name: str | None):
+    """The model a -m file holds: a .onnx export runs on onnxruntime (no PyTorch), anything else on PyTorch.
+    Both have n_channels, n_classes, mask_values, scale and predict()."""
+    if is_onnx_model(path):
+        model = OnnxUNet(path, device_name)
+        logging.info(f"Using device {model.model.device} (onnxruntime, {model.model.provider})")
+        return model
+    from utils.inference import CheckpointUNet  # imports torch: only for .pth checkpoints
+    model = CheckpointUNet(path, device_name)
+    logging.info(f"Using device {model.device}")
+    return model
 
 
 def main() -> None:
@@ -136,18 +153,15 @@ def main() -> None:
     in_files = get_input_files(args.input)
     out_files = get_output_filenames(in_files, args.output)
 
-    # 2. Load the model: architecture, classes and mask values all come from the checkpoint
-    device = pick_device(args.device)
+    # 2. Load the model: architecture, classes and mask values all come from the checkpoint (or the .onnx file)
     logging.info(f"Loading model {args.model}")
-    logging.info(f"Using device {device}")
-    net, mask_values, checkpoint = load_unet(args.model)
-    if net.n_channels != 3:
-        raise UserError(f"--model {args.model}: expects {net.n_channels}-channel input, predict.py feeds RGB "
+    model = load_model(args.model, args.device)
+    if model.n_channels != 3:
+        raise UserError(f"--model {args.model}: expects {model.n_channels}-channel input, predict.py feeds RGB "
                         "images (3 channels); use a model trained on images")
-    if args.classes is not None and args.classes != net.n_classes:
-        logging.warning(f"--classes {args.classes} ignored: the checkpoint has {net.n_classes} classes")
-    net.to(device)
-    scale = args.scale if args.scale is not None else training_scale(checkpoint)
+    if args.classes is not None and args.classes != model.n_classes:
+        logging.warning(f"--classes {args.classes} ignored: the checkpoint has {model.n_classes} classes")
+    scale = args.scale if args.scale is not None else model.scale
     check_tta_scales(args.tta_scales, scale)
     logging.info("Model loaded!")
 
@@ -155,11 +169,11 @@ def main() -> None:
     for in_file, out_file in zip(in_files, out_files):
         logging.info(f"Predicting image {in_file} ...")
         image = load_image(in_file)
-        mask = predict_img(net, image, device, scale_factor=scale, out_threshold=args.mask_threshold, tta=args.tta,
-                           tta_scales=args.tta_scales)
+        mask = model.predict(image, scale_factor=scale, out_threshold=args.mask_threshold, tta=args.tta,
+                             tta_scales=args.tta_scales)
         if not args.no_save:
             out_file.parent.mkdir(parents=True, exist_ok=True)
-            mask_to_image(mask, mask_values, net.n_classes).save(out_file)
+            mask_to_image(mask, model.mask_values, model.n_classes).save(out_file)
             logging.info(f"Mask saved to {out_file}")
         if args.viz:
             viz_file = out_file.with_name(out_file.stem + "_viz.png")

@@ -50,7 +50,8 @@ from utils.dice_score import dice_iou_per_image  # noqa: E402
 from utils.errors import UserError, run_cli  # noqa: E402
 from utils.image_checkpoint import load_unet, shipped_weights_path  # noqa: E402
 from utils.inference import predict_img  # noqa: E402
-from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, istft, stft  # noqa: E402
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings  # noqa: E402
+from vocal_separation_sanity_check.transforms import istft, stft  # noqa: E402
 from vocal_separation_sanity_check.demo_songs import demo_song, song_rng, track_name  # noqa: E402
 from vocal_separation_sanity_check.masking import apply_mask, ideal_ratio_masks  # noqa: E402
 from vocal_separation_sanity_check.metrics import sdr  # noqa: E402

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import REPO_ROOT
 
-ROOT_SCRIPTS = {"train.py", "predict.py", "evaluate.py", "test_pytorch.py", "make_demo_data.py"}
+ROOT_SCRIPTS = {"train.py", "predict.py", "evaluate.py", "test_pytorch.py", "make_demo_data.py", "export_onnx.py"}
 TUTORIAL_SCRIPTS = ROOT_SCRIPTS | {"vocal_separation_sanity_check"}
 SKIPPED = {"tests", ".venv", ".venv-ci", "data", "checkpoints", "docs", "output", "outputs"}
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, istft, load_audio, stft, write_audio
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, load_audio, write_audio
+from vocal_separation_sanity_check.transforms import istft, stft
 from utils.errors import UserError
 
 RATE = DEFAULT_STFT.sample_rate

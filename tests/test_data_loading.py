@@ -4,9 +4,10 @@ import pytest
 import torch
 from PIL import Image
 
-from utils.data_loading import (IMAGE_EXTENSIONS, BasicDataset, classes_to_mask, image_to_tensor, load_image,
+from utils.data_loading import (IMAGE_EXTENSIONS, BasicDataset, image_to_tensor, load_image,
                                 mask_to_classes, split_dataset)
 from utils.errors import UserError
+from utils.images import classes_to_mask
 
 
 def make_folders(root):

@@ -11,7 +11,8 @@ import pytest
 from vocal_separation_sanity_check import evaluate
 from vocal_separation_sanity_check import metrics
 from vocal_separation_sanity_check import summary as song_summary
-from vocal_separation_sanity_check.audio import DEFAULT_STFT, istft, stft, write_audio
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, write_audio
+from vocal_separation_sanity_check.transforms import istft, stft
 from vocal_separation_sanity_check.masking import apply_mask, ideal_ratio_masks, oracle_separation
 from audio_helpers import RATE, synthetic_stems, write_musdb_track
 from vocal_separation_sanity_check.tracks import find_tracks, load_track

@@ -20,7 +20,7 @@ from utils.checkpoint import save_checkpoint
 from utils.errors import UserError
 from vocal_separation_sanity_check.audio import resample, write_audio
 from vocal_separation_sanity_check.outputs import OutputFormat, output_paths, writing
-from vocal_separation_sanity_check.separator import separate_file
+from vocal_separation_sanity_check.chunking import separate_file
 
 FOUR_STEMS = ["vocals", "drums", "bass", "other"]
 

@@ -14,7 +14,8 @@ from torch.utils.data import DataLoader
 from audio_helpers import RATE, synthetic_stems, write_musdb_track
 from conftest import REPO_ROOT
 from utils.errors import UserError
-from vocal_separation_sanity_check.audio import DEFAULT_STFT, stft_tensor
+from vocal_separation_sanity_check.audio import DEFAULT_STFT
+from vocal_separation_sanity_check.transforms import stft_tensor
 from vocal_separation_sanity_check.tracks import MUSDB_VALIDATION_TRACKS, find_tracks, index_track
 from vocal_separation_sanity_check.training import (AudioExcerpts, RemixDataset, build_training_data,
                                                     drop_short_tracks, plan_training_data, worker_error_message)

@@ -3,7 +3,8 @@
 A mask stores one value per pixel (0/255, 0/1, grey levels, palette indices or RGB colours). The model
 needs class indices 0..K-1, so the dataset scans every mask once, keeps the sorted distinct values in
 `mask_values`, and class index = position in that list. predict.py turns indices back into the original
-values with `classes_to_mask`, so its masks look like the ones you trained on.
+values with `classes_to_mask`, so its masks look like the ones you trained on. Reading and resizing images,
+which needs no PyTorch, lives in utils/images.py.
 """
 import copy
 import logging
@@ -16,89 +17,13 @@ from torch.utils.data import Dataset, Subset
 from tqdm import tqdm
 
 from .errors import UserError
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".npy")
-
-MaskValues = list  # list[int] for single-channel masks, list[list[int]] ([r, g, b]) for colour masks
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading files
-
-
-def load_image(path: str | Path) -> Image.Image:
-    """Any image Pillow reads, or a .npy array (HxW or HxWxC, uint8 or float in 0..1), as a PIL image."""
-    path = Path(path)
-    try:
-        if path.suffix.lower() == ".npy":
-            return _array_to_image(np.load(path, allow_pickle=False))
-        with Image.open(path) as image:  # closes the file (GIF readers keep it open otherwise)
-            image.load()  # decode now, so a truncated file fails here and not in the middle of training
-            return image.copy()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UserError(f"{path}: cannot read this image ({reason}); "
-                        f"replace it with a valid {'/'.join(e[1:] for e in IMAGE_EXTENSIONS)} file") from None
-
-
-def _array_to_image(array: np.ndarray) -> Image.Image:
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise ValueError(f"array of shape {array.shape}, expected HxW, HxWx3 or HxWx4")
-    if array.dtype == np.bool_:
-        array = array.astype(np.uint8) * 255
-    elif np.issubdtype(array.dtype, np.floating):
-        if array.size and (np.nanmin(array) < 0 or np.nanmax(array) > 1):
-            raise ValueError("float array with values outside 0..1")
-        array = np.round(np.nan_to_num(array) * 255).astype(np.uint8)
-    elif np.issubdtype(array.dtype, np.integer):
-        if array.size and (array.min() < 0 or array.max() > 255):
-            raise ValueError(f"{array.dtype} values outside 0..255")
-        array = array.astype(np.uint8)
-    else:
-        raise ValueError(f"unsupported array type {array.dtype}")
-    return Image.fromarray(np.ascontiguousarray(array))
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """RGB as is; grey is replicated to 3 channels; alpha is dropped; 16-bit grey is scaled to 8 bits."""
-    if image.mode == "RGB":
-        return image
-    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
-        values = np.asarray(image, dtype=np.float32)
-        peak = 1.0 if values.max(initial=0) <= 1 else 255.0 if values.max(initial=0) <= 255 else 65535.0
-        image = Image.fromarray(np.clip(values / peak * 255 + 0.5, 0, 255).astype(np.uint8))
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")  # Pillow wants palette transparency expanded before dropping it
-    return image.convert("RGB")
-
-
-def check_scale(scale: float) -> None:
-    if not 0 < scale <= 1:
-        raise UserError(f"--scale {scale}: must be in (0, 1], e.g. 0.5 to halve the image size")
-
-
-def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
-    """(width, height) after --scale; too small or out-of-range scales are a UserError."""
-    check_scale(scale)
-    new_width, new_height = int(width * scale), int(height * scale)
-    if new_width < 1 or new_height < 1:
-        raise UserError(f"--scale {scale}: a {width}x{height} image would become {new_width}x{new_height} "
-                        "pixels; use a larger --scale")
-    return new_width, new_height
-
-
-def _resize(image: Image.Image, scale: float, resample: int) -> Image.Image:
-    size = scaled_size(*image.size, scale)
-    return image if size == image.size else image.resize(size, resample=resample)
+from .images import (IMAGE_EXTENSIONS, MaskValues, check_scale, image_array, load_image, resize_by_scale, scaled_size,
+                     to_rgb)
 
 
 def image_to_tensor(image: Image.Image, scale: float = 1.0) -> torch.Tensor:
     """A PIL image as a float tensor (3, H, W) in 0..1, resized by scale (bicubic)."""
-    image = _resize(_to_rgb(image), scale, Image.BICUBIC)
-    array = np.asarray(image, dtype=np.float32) / 255.0
-    return torch.from_numpy(array.transpose(2, 0, 1).copy())
+    return torch.from_numpy(image_array(image, scale))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,15 +83,6 @@ def mask_to_classes(mask_array: np.ndarray, mask_values: MaskValues) -> np.ndarr
                         f"{_shorten(mask_values)}; use masks with the same values as in training")
     return classes
 
-
-def classes_to_mask(class_indices: np.ndarray, mask_values: MaskValues) -> np.ndarray:
-    """Class indices (H, W) -> pixel values: (H, W) for single-channel values, (H, W, 3) uint8 for colours."""
-    values = np.asarray(mask_values)
-    if values.ndim == 1 and values.max(initial=0) <= 255:
-        values = values.astype(np.uint8)
-    elif values.ndim == 2:
-        values = values.astype(np.uint8)
-    return values[np.asarray(class_indices)]
 
 
 def _is_colour(mask_values: MaskValues) -> bool:
@@ -231,7 +147,7 @@ def augment_pair(image: Image.Image, mask: Image.Image, strength: str = "light")
 
 def _shift_hue(image: Image.Image, shift: float) -> Image.Image:
     """Turn the colour wheel by `shift` of a full turn (white light of another colour temperature)."""
-    hue, saturation, value = _to_rgb(image).convert("HSV").split()
+    hue, saturation, value = to_rgb(image).convert("HSV").split()
     hue = hue.point(lambda h: (h + round(shift * 256)) % 256)
     return Image.merge("HSV", (hue, saturation, value)).convert("RGB")
 
@@ -342,8 +258,8 @@ class BasicDataset(Dataset):
 
     def _scaled_pair(self, index: int) -> tuple[Image.Image, Image.Image]:
         """Image `index` and its mask of class indices, both at --scale, augmented in training."""
-        image = _resize(_to_rgb(load_image(self.image_files[index])), self.scale, Image.BICUBIC)
-        mask = _resize(Image.fromarray(self.mask_classes(index).astype(np.int32)), self.scale, Image.NEAREST)
+        image = resize_by_scale(to_rgb(load_image(self.image_files[index])), self.scale, Image.BICUBIC)
+        mask = resize_by_scale(Image.fromarray(self.mask_classes(index).astype(np.int32)), self.scale, Image.NEAREST)
         if self.augment:
             image, mask = augment_pair(image, mask, self.augmentation)
         return image, mask

@@ -3,7 +3,6 @@
 train.py validates with score_images, so the validation Dice in its log is the mean evaluate.py prints for the
 same images, and both predict exactly as predict.py does.
 """
-import argparse
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,9 +10,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from utils.data_loading import BasicDataset, check_scale, image_to_tensor, load_image
+from utils.data_loading import BasicDataset, image_to_tensor, load_image
 from utils.dice_score import class_probabilities, dice_iou_per_image, probabilities_to_classes
-from utils.errors import UserError
+from utils.device import pick_device
+from utils.image_checkpoint import load_unet, training_scale
 
 
 @torch.inference_mode()
@@ -41,23 +41,19 @@ def predict_img(net: torch.nn.Module, full_img: Image.Image, device: torch.devic
     return probabilities_to_classes(probabilities, out_threshold)[0].cpu().numpy()
 
 
-def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
-    """--tta and --tta-scales, the same for predict.py and evaluate.py."""
-    parser.add_argument("--tta", action="store_true",
-                        help="Flip test-time augmentation: average the predictions of the image and its mirror "
-                             "image (twice the time)")
-    parser.add_argument("--tta-scales", type=float, nargs="+", default=[], metavar="FRACTION",
-                        help="Also predict at these fractions of --scale and average, e.g. --tta --tta-scales 0.75 "
-                             "(4 predictions per image)")
+class CheckpointUNet:
+    """A .pth checkpoint ready to predict: the same attributes and predict() as utils.onnx_image.OnnxUNet."""
 
+    def __init__(self, path: str, device_name: str | None = None):
+        self.device = pick_device(device_name)
+        net, self.mask_values, checkpoint = load_unet(path)
+        self.net = net.to(self.device)
+        self.n_channels, self.n_classes = net.n_channels, net.n_classes
+        self.scale = training_scale(checkpoint)
 
-def check_tta_scales(fractions: Sequence[float], scale: float) -> None:
-    """Fractions below 1 only: the full scale is always predicted, and enlarging helped little for its cost."""
-    for fraction in fractions:
-        if not 0 < fraction < 1:
-            raise UserError(f"--tta-scales {fraction:g}: fractions of --scale between 0 and 1 (the full --scale is "
-                            "always predicted), e.g. --tta-scales 0.75")
-        check_scale(scale * fraction)
+    def predict(self, image: Image.Image, scale_factor: float, out_threshold: float = 0.5, tta: bool = False,
+                tta_scales: Sequence[float] = ()) -> np.ndarray:
+        return predict_img(self.net, image, self.device, scale_factor, out_threshold, tta, tta_scales)
 
 
 @torch.inference_mode()

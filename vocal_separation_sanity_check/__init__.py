@@ -1,13 +1,17 @@
 """Stem separation with the image tutorial's U-Net: masks on STFT spectrograms.
 
 Library modules (import them from anywhere once the repository root is on the path):
-    audio       reading and writing audio, the STFT settings and the STFT itself
+    audio       reading and writing audio, the STFT settings (NumPy and soundfile only)
+    transforms  the STFT and its inverse (PyTorch)
     tracks      finding and loading multitrack songs (MUSDB18-HQ layout, NAME-full/NAME-stem pairs)
     masking     ideal ratio masks: the oracle, the ceiling of any mask-predicting model
     metrics     SDR (whole song, 1 s frames) and museval's BSSEval v4 when installed
     filtering   multichannel Wiener filtering of masked estimates
     model       SpectrogramUNet, the U-Net wrapped for spectrograms
+    chunking    songs of any length through a separator, chunk by chunk (--shifts, --two-stems, the rest)
     separator   Separator (a model with its STFT settings and targets) and the separator checkpoint format
+    onnx_export the separator as one ONNX file (STFT, masks, inverse STFT inside), for export_onnx.py
+    onnx_separator  OnnxSeparator: the exported file run by onnxruntime, without PyTorch
     sources     songs read in blocks at any sample rate, in bounded memory (what the separator reads)
     outputs     writing stems: formats, bit depths, clipping, file-name templates, never half-written
     training    the remix dataset, learning-rate schedule and weight averaging used by train_separator.py

@@ -1,20 +1,23 @@
-"""Audio in and out, and the STFT: every script in this folder uses these, so the settings live here once.
+"""Audio in and out, and the STFT settings: every script in this folder uses these, so they live here once.
 
-Arrays are float32 shaped (channels, samples); spectrograms are complex64 shaped (channels, bins, frames).
+Arrays are float32 shaped (channels, samples). This module imports no PyTorch (the STFT itself is in
+transforms.py), so separate.py runs an exported .onnx separator with NumPy and soundfile alone: librosa is
+imported only for files soundfile cannot decode, and soxr only for songs at another rate than the model's.
 """
-import functools
 import logging
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import librosa
 import numpy as np
 import soundfile as sf
-import soxr
-import torch
 
 from utils.errors import UserError
+
+try:
+    import soxr
+except ImportError:  # only resampling needs it: require_resampler() says so
+    soxr = None
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".m4a")
 
@@ -46,9 +49,16 @@ DEFAULT_STFT = STFTSettings()
 RESAMPLE_QUALITY = "HQ"
 
 
+def require_resampler(what: str, from_rate: int, to_rate: int):
+    """The soxr module, or a UserError naming the file and the package when it is not installed."""
+    if soxr is None:
+        raise UserError(f"{what}: {from_rate} Hz, needed at {to_rate} Hz: resampling needs soxr; pip install soxr")
+    return soxr
+
+
 def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """(channels, samples) float32 from one sample rate to another, whole (sources.py streams long songs)."""
-    return soxr.resample(audio.T, from_rate, to_rate, quality=RESAMPLE_QUALITY).T.astype(np.float32)
+    return require_resampler("audio", from_rate, to_rate).resample(audio.T, from_rate, to_rate, quality=RESAMPLE_QUALITY).T.astype(np.float32)
 
 
 def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
@@ -63,6 +73,7 @@ def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
         # soundfile cannot read every format (mp3 on old libsndfile, m4a): let librosa try its decoders,
         # quietly (it warns on the way), so that a file none can read is one line.
         try:
+            import librosa  # its audioread/ffmpeg decoders: only for what soundfile cannot read
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 audio, file_rate = librosa.load(path, sr=None, mono=False)
@@ -92,6 +103,7 @@ def load_audio(path: str | Path, sample_rate: int = DEFAULT_STFT.sample_rate, mi
     check_finite(audio, path)
     if file_rate != sample_rate:
         logging.warning(f"{path.name}: resampling {file_rate} Hz -> {sample_rate} Hz")
+        require_resampler(str(path), file_rate, sample_rate)
         audio = resample(audio, file_rate, sample_rate)
     seconds = audio.shape[1] / sample_rate
     if seconds < min_seconds:
@@ -112,49 +124,6 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
     else:
         raise UserError(f"{path}: cannot write {suffix!r} files; use .wav or .flac")
     sf.write(path, np.asarray(audio, dtype=np.float32).T, sample_rate, subtype=subtype)
-
-
-@functools.cache
-def _window(settings: STFTSettings, device: torch.device) -> torch.Tensor:
-    """The analysis/synthesis window, made once per device: periodic, as librosa's and scipy's 'hann' is."""
-    if settings.window != "hann":
-        raise ValueError(f"window {settings.window!r}: only 'hann' is implemented")
-    return torch.hann_window(settings.n_fft, periodic=True, device=device)
-
-
-def stft_tensor(audio: torch.Tensor, settings: STFTSettings = DEFAULT_STFT, center: bool = True) -> torch.Tensor:
-    """(..., samples) float tensor -> complex (..., bins, frames) on the same device.
-
-    Centred frames with zero padding, as librosa.stft (>= 0.10) computes them, so checkpoints trained with
-    librosa's STFT separate the same. Runs wherever the tensor is: on a GPU, the STFT stays on the GPU.
-    center=False: no padding, frame k starts at sample k * hop (an excerpt with n_fft / 2 samples of context on
-    each side gives the same frames as the whole song's centred STFT).
-    """
-    shape = audio.shape
-    spectrogram = torch.stft(audio.reshape(-1, shape[-1]).float(), n_fft=settings.n_fft,
-                             hop_length=settings.hop_length, window=_window(settings, audio.device), center=center,
-                             pad_mode="constant", return_complex=True)
-    return spectrogram.reshape(*shape[:-1], *spectrogram.shape[-2:])
-
-
-def istft_tensor(spectrogram: torch.Tensor, settings: STFTSettings = DEFAULT_STFT,
-                 length: int | None = None) -> torch.Tensor:
-    """complex (..., bins, frames) -> float (..., samples); `length` trims or zero-pads exactly."""
-    shape = spectrogram.shape
-    audio = torch.istft(spectrogram.reshape(-1, *shape[-2:]), n_fft=settings.n_fft, hop_length=settings.hop_length,
-                        window=_window(settings, spectrogram.device), center=True, length=length)
-    return audio.reshape(*shape[:-2], audio.shape[-1])
-
-
-def stft(audio: np.ndarray, settings: STFTSettings = DEFAULT_STFT) -> np.ndarray:
-    """(channels, samples) float32 -> complex64 (channels, bins, frames): stft_tensor on the CPU, for NumPy code."""
-    return stft_tensor(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), settings).numpy()
-
-
-def istft(spectrogram: np.ndarray, settings: STFTSettings = DEFAULT_STFT, length: int | None = None) -> np.ndarray:
-    """complex (channels, bins, frames) -> float32 (channels, samples); istft_tensor on the CPU, for NumPy code."""
-    tensor = torch.from_numpy(np.ascontiguousarray(spectrogram, dtype=np.complex64))
-    return istft_tensor(tensor, settings, length).numpy()
 
 
 def find_audio_files(inputs: list[str | Path]) -> list[Path]:

@@ -6,7 +6,8 @@ back into audio. The separator U-Net predicts such masks; here they come from th
 """
 import numpy as np
 
-from vocal_separation_sanity_check.audio import STFTSettings, istft, stft
+from vocal_separation_sanity_check.audio import STFTSettings
+from vocal_separation_sanity_check.transforms import istft, stft
 
 
 def ideal_ratio_masks(

@@ -33,7 +33,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from utils.errors import UserError, raise_if_interrupted  # noqa: E402
 from utils.plotting import save_figure  # noqa: E402
 from utils.report import ReportFolder, bar, esc, html_table, number, page, picture  # noqa: E402
-from vocal_separation_sanity_check.audio import STFTSettings, resample, stft  # noqa: E402
+from vocal_separation_sanity_check.audio import STFTSettings, resample  # noqa: E402
+from vocal_separation_sanity_check.transforms import stft  # noqa: E402
 from vocal_separation_sanity_check.metrics import sdr  # noqa: E402
 from vocal_separation_sanity_check.outputs import MP3_RATES  # noqa: E402
 from vocal_separation_sanity_check.summary import COLUMN_LABELS, SUMMARY_KEYS, SUMMARY_TITLE  # noqa: E402

@@ -20,7 +20,8 @@ import scipy.signal
 matplotlib.use("Agg")  # draw without a screen
 import matplotlib.pyplot as plt  # noqa: E402
 
-from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, stft, write_audio
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, write_audio
+from vocal_separation_sanity_check.transforms import stft
 from vocal_separation_sanity_check.masking import ideal_ratio_masks, oracle_separation
 from vocal_separation_sanity_check.metrics import sdr
 from vocal_separation_sanity_check.tracks import load_matching, read_track_folder

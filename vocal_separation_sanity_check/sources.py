@@ -14,10 +14,9 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import soundfile as sf
-import soxr
 
 from utils.errors import UserError
-from vocal_separation_sanity_check.audio import RESAMPLE_QUALITY, check_finite, decode_audio
+from vocal_separation_sanity_check.audio import RESAMPLE_QUALITY, check_finite, decode_audio, require_resampler
 
 # A block reader returns samples [start, stop) of a song as float32 (channels, samples).
 BlockReader = Callable[[int, int], np.ndarray]
@@ -108,6 +107,7 @@ class ResampledReader:
         self.source = source
         self.sample_rate = sample_rate
         self.length = resampled_length(source.length, source.sample_rate, sample_rate)
+        soxr = require_resampler(source.name, source.sample_rate, sample_rate)
         self.stream = soxr.ResampleStream(source.sample_rate, sample_rate, source.channels, dtype="float32",
                                           quality=RESAMPLE_QUALITY)
         self.buffer = np.zeros((source.channels, 0), np.float32)
@@ -147,6 +147,7 @@ def resample_blocks(blocks: Iterable[np.ndarray], from_rate: int, to_rate: int, 
     produced = 0
     for block in blocks:
         if stream is None:
+            soxr = require_resampler("the stems", from_rate, to_rate)
             stream = soxr.ResampleStream(from_rate, to_rate, block.shape[0], dtype="float32", quality=RESAMPLE_QUALITY)
             channels = block.shape[0]
         out = stream.resample_chunk(np.ascontiguousarray(block.T)).T[:, : length - produced]

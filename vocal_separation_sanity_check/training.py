@@ -24,7 +24,8 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from utils.errors import UserError
-from vocal_separation_sanity_check.audio import STFTSettings, resample, stft, stft_tensor
+from vocal_separation_sanity_check.audio import STFTSettings, resample
+from vocal_separation_sanity_check.transforms import stft, stft_tensor
 from vocal_separation_sanity_check.metrics import sdr
 from vocal_separation_sanity_check.model import SpectrogramUNet
 from vocal_separation_sanity_check.separator import Separator

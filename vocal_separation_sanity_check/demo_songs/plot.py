@@ -7,7 +7,8 @@ import numpy as np
 matplotlib.use("Agg")  # draw without a screen
 import matplotlib.pyplot as plt  # noqa: E402
 
-from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings, stft  # noqa: E402
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, STFTSettings  # noqa: E402
+from vocal_separation_sanity_check.transforms import stft  # noqa: E402
 from utils.plotting import save_figure  # noqa: E402
 
 
