@@ -6,6 +6,7 @@ after parsing, so nothing is trained or written. The files: the image tutorial's
 of the repository; the audio walkthrough runs verbatim too, with songs of 16 seconds and a training of a few
 seconds appended as the last flags (argparse takes the last value of a flag), so its files are the same files.
 """
+import importlib.util
 import json
 import re
 import shlex
@@ -163,15 +164,25 @@ def run_verbatim(commands: list[str], cwd: Path, extra: dict[str, list[str]] | N
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
 
 
+def has_onnx() -> bool:
+    """The ONNX steps need the optional onnx and onnxruntime (CI installs them)."""
+    return all(importlib.util.find_spec(package) for package in ("onnx", "onnxruntime"))
+
+
 def test_steps_1_to_3_write_every_file_the_readme_names(tmp_path):
+    """Steps 1-3, then (with onnx installed) the export of "Take it elsewhere", which reads Step 1's checkpoint."""
     text = (REPO_ROOT / "README.md").read_text()
     steps = section(text, "## 🚀 Step 1", "## 🔧 Training Options")
+    if has_onnx():
+        steps += section(text, "## 📤 Take it elsewhere", "## ✨ Next")
     commands = [line for block in code_blocks(steps) for line in block.splitlines() if line.startswith("python3 ")]
-    assert [command.split()[1] for command in commands] == ["train.py", "predict.py", "evaluate.py"]
+    scripts = ["train.py", "predict.py", "evaluate.py"] + (["export_onnx.py", "predict.py"] if has_onnx() else [])
+    assert [command.split()[1] for command in commands] == scripts
     repository = copy_of_repository(tmp_path / "repo")
     run_verbatim(commands, repository)
     names = named_files(steps, r"(?:checkpoints/step1/[\w.]+|outputs/[\w.]+|prediction\w*\.png)")
     assert {"checkpoints/step1/training_curves.png", "prediction_viz.png", "outputs/scores.csv"} <= names
+    assert not has_onnx() or {"checkpoints/step1/unet.onnx", "prediction_onnx.png"} <= names
     missing = sorted(name for name in names if "N" not in name and not (repository / name).exists())
     assert missing == []
     assert (repository / "checkpoints/step1/checkpoint_epoch10.pth").is_file()
@@ -179,16 +190,17 @@ def test_steps_1_to_3_write_every_file_the_readme_names(tmp_path):
 
 def test_the_audio_walkthrough_writes_every_file_its_readme_names(tmp_path):
     text = (REPO_ROOT / "vocal_separation_sanity_check" / "README.md").read_text()
-    walkthrough = section(text, "## 1. Sanity check", "## 6. Take it elsewhere")
+    # With onnx installed, the export and the separation of section 6 too
+    walkthrough = section(text, "## 1. Sanity check", "## 7. Your own project" if has_onnx() else "## 6. Take it")
     commands = [line for block in code_blocks(walkthrough) for line in block.splitlines()
-                if line.startswith("python3 -m ") and "--mixture" not in line]
+                if line.startswith(("python3 -m ", "python3 export_onnx.py")) and "--mixture" not in line]
     shortened = {"make_demo_songs": ["--seconds", "16"],  # the excerpt example starts at 10 s
                  "train_separator": ["--max-minutes", "1", "--epochs", "1", "--samples-per-epoch", "8",
                                      "--valid-seconds", "1"]}
     repository = copy_of_repository(tmp_path / "repo")
     run_verbatim(commands, repository, shortened)
     names = named_files(walkthrough, r"(?:data/demo_songs/demo_song\.png|output/[\w/.]+\.\w+|"
-                                     r"checkpoints/separator/[\w.]+\.(?:pth|png)|separated/[^`\n{]+?/vocals\.wav)")
+                                     r"checkpoints/separator/[\w.]+\.(?:pth|png|onnx)|separated/[^`\n{]+?/vocals\.wav)")
     names |= written_files(walkthrough)
     names |= {f"checkpoints/separator/{name}" for name in ("best.pth", "last.pth", "training_curves.png")
               if f"`{name}`" in walkthrough}
