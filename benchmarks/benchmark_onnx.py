@@ -15,26 +15,26 @@ ever slows a run down.
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if not __package__:  # run as a file: import from the repository root
     sys.path[0] = str(REPO_ROOT)
 
+from benchmarks.musdb_like import write_long_song  # noqa: E402
+from benchmarks.script_runs import run  # noqa: E402
 from utils.data_loading import load_image  # noqa: E402
 from utils.device import precision_name  # noqa: E402
 from utils.image_checkpoint import load_unet, shipped_weights_path, training_scale  # noqa: E402
 from utils.inference import predict_img  # noqa: E402
 from utils.onnx_image import OnnxUNet  # noqa: E402
-from vocal_separation_sanity_check.audio import DEFAULT_STFT  # noqa: E402
+from vocal_separation_sanity_check.audio import DEFAULT_STFT, write_audio  # noqa: E402
 from vocal_separation_sanity_check.demo_songs import make_song  # noqa: E402
 from vocal_separation_sanity_check.model import SpectrogramUNet  # noqa: E402
 from vocal_separation_sanity_check.separator import save_separator  # noqa: E402
@@ -55,32 +55,17 @@ def cpu_description() -> str:
 
 
 def write_song(path: Path, seconds: float) -> None:
-    """A 30 s demo song repeated to `seconds`, stereo float at 44.1 kHz."""
-    block = make_song(0, min(30.0, seconds))["mixture"].T
-    total = int(seconds * RATE)
-    with sf.SoundFile(path, "w", samplerate=RATE, channels=2, subtype="FLOAT") as file:
-        written = 0
-        while written < total:
-            part = block[: total - written]
-            file.write(part)
-            written += len(part)
-
-
-def timed_run(command: list[str]) -> tuple[float, str]:
-    """(wall seconds, output) of a repository script run as its own process; stops the benchmark if it fails."""
-    start = time.perf_counter()
-    result = subprocess.run([sys.executable, *command], cwd=REPO_ROOT, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"FAILED: {' '.join(command)}\n{result.stdout}\n{result.stderr}")
-    return wall, result.stdout + result.stderr
+    """A demo song (at most 30 s) repeated to `seconds`, stereo float at 44.1 kHz."""
+    source = path.with_name("source.wav")
+    write_audio(source, make_song(0, min(30.0, seconds))["mixture"], RATE)
+    write_long_song(path, source, seconds / 60)
 
 
 def separation(model: Path, song: Path, out: Path, extra: list[str], repeats: int) -> tuple[float, float]:
     """(in-process x real time, wall seconds) of the fastest of `repeats` separate.py runs."""
     best = (0.0, float("inf"))
     for _ in range(repeats):
-        wall, output = timed_run(["vocal_separation_sanity_check/separate.py", "-m", str(model), "-i", str(song),
+        wall, output = run(["vocal_separation_sanity_check/separate.py", "-m", str(model), "-i", str(song),
                                   "-o", str(out), *extra])
         speed = float(re.search(r"\(([\d.]+)x real time\)", output).group(1))
         best = (max(best[0], speed), min(best[1], wall))
@@ -91,7 +76,7 @@ def image_speed(repeats: int) -> list[str]:
     """Milliseconds per demo photo, PyTorch (float32) against onnxruntime, in one process, after a warm-up."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "unet_objects.onnx"
-        timed_run(["export_onnx.py", "-m", str(shipped_weights_path()), "-o", str(path)])
+        run(["export_onnx.py", "-m", str(shipped_weights_path()), "-o", str(path)])
         net, _, checkpoint = load_unet(shipped_weights_path())
         onnx_model = OnnxUNet(path)
         scale = training_scale(checkpoint)
@@ -136,7 +121,7 @@ def main() -> None:
             model = tmp / "untrained.pth"
             save_separator(model, SpectrogramUNet(n_targets=1), DEFAULT_STFT, ["vocals"])
         exported = tmp / "separator.onnx"
-        export_wall, _ = timed_run(["export_onnx.py", "-m", str(model), "-o", str(exported)])
+        export_wall, _ = run(["export_onnx.py", "-m", str(model), "-o", str(exported)])
         print(f"export: {export_wall:.1f} s (export_onnx.py, checked by onnxruntime); {model.name} "
               f"{model.stat().st_size / 1e6:.1f} MB -> {exported.name} {exported.stat().st_size / 1e6:.1f} MB")
         song = tmp / "song.wav"
