@@ -21,7 +21,7 @@ from unet import UNet
 from utils.dice_score import class_probabilities
 from utils.errors import UserError
 from utils.image_checkpoint import load_unet, training_scale
-from utils.onnx_runtime import FORMAT_VERSION, import_optional
+from utils.onnx_runtime import FORMAT_VERSION, import_optional, open_session
 
 # Opset 17 (2022): onnxruntime 1.13 and later, onnxruntime-web, and most converters (TensorRT, OpenVINO) read it.
 OPSET = 17
@@ -106,9 +106,7 @@ def versions() -> str:
 def run_onnx(path: Path, feed: dict) -> list[np.ndarray]:
     """The outputs of the file for one input, from onnxruntime on the CPU."""
     import onnxruntime as ort
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).run(None, feed)
+    return open_session(ort, path, ["CPUExecutionProvider"]).run(None, feed)
 
 
 def largest_difference(path: Path, inputs: list[dict], expected: list[list[np.ndarray]]) -> float:

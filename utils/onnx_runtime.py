@@ -55,6 +55,13 @@ def providers(ort, device: str | None, flag: str = "--device") -> list[str]:
     raise UserError(f"{flag} {device}: an ONNX model runs on cpu or cuda (onnxruntime-gpu); use --device cpu")
 
 
+def open_session(ort, path: str | Path, execution_providers: list[str]):
+    """An onnxruntime session that logs errors only: its warnings about unused initializers are not the user's."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=execution_providers)
+
+
 class OnnxModel:
     """One exported model: its onnxruntime session and its metadata, checked to be of the expected kind."""
 
@@ -64,10 +71,8 @@ class OnnxModel:
         if not path.is_file():
             raise UserError(f"{flag} {path}: file not found; export one with python3 export_onnx.py -m CHECKPOINT "
                             f"-o {path.name}")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # errors only: its warnings about unused initializers are not the user's
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers(ort, device))
+            self.session = open_session(ort, path, providers(ort, device))
         except UserError:
             raise
         except Exception as error:

@@ -49,13 +49,20 @@ def istft(spectrogram: np.ndarray, settings: STFTSettings, length: int) -> np.nd
     n, hop = settings.n_fft, settings.hop_length
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)  # periodic Hann
     frames = np.fft.irfft(spectrogram, n=n, axis=-2).astype(np.float32) * window[:, None]  # (..., n, frames)
-    count = frames.shape[-1]
-    total = n + hop * (count - 1)
-    audio = np.zeros((*frames.shape[:-2], total), np.float32)
-    envelope = np.zeros(total, np.float32)
-    for f in range(count):
-        audio[..., f * hop: f * hop + n] += frames[..., f]
-        envelope[f * hop: f * hop + n] += window ** 2
+    audio = overlap_add(frames, hop)
+    envelope = overlap_add(np.repeat((window ** 2)[:, None], frames.shape[-1], axis=1), hop)
     start = n // 2
     audio = audio[..., start: start + length] / np.maximum(envelope[start: start + length], 1e-11)
     return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, length - audio.shape[-1])])
+
+
+def overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
+    """(..., n, frames) -> (..., n + hop * (frames - 1)): frame f added in at f * hop, in n / hop whole-array
+    additions (the exporter requires that the hop divides n), not one per frame."""
+    *lead, n, count = frames.shape
+    overlap = n // hop
+    blocks = np.moveaxis(frames.reshape(*lead, overlap, hop, count), -1, -2)  # (..., overlap, frames, hop)
+    total = np.zeros((*lead, count + overlap - 1, hop), np.float32)
+    for j in range(overlap):  # every frame's j-th block lands in block f + j
+        total[..., j: j + count, :] += blocks[..., j, :, :]
+    return total.reshape(*lead, (count + overlap - 1) * hop)
